@@ -1,0 +1,155 @@
+"""opsbot command line: plan, ask, demo, audit verify."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from graph.render import summary
+from policies.engine import PolicyError
+from runtime.audit_log import verify
+from runtime.config import Settings
+from runtime.pipeline import Pipeline, RunResult
+from runtime.services import open_pipeline
+from runtime.store import StoreUnavailable
+
+
+class TerminalNotifier:
+    def post(self, thread_id: str, text: str) -> None:
+        print(f"[{thread_id}]\n{text}\n")
+
+
+def fail(message: str) -> int:
+    print(f"opsbot: {message}", file=sys.stderr)
+    return 2
+
+
+def read_event(path: str) -> dict[str, Any]:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror}") from error
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not JSON (line {error.lineno}: {error.msg})") from error
+    if not isinstance(payload, dict):
+        raise ValueError(f"{path} holds a JSON {type(payload).__name__}, not an event object")
+    return payload
+
+
+def requester() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
+    run_input: dict[str, Any] = {"requester": requester()}
+    if args.event:
+        run_input["event"] = read_event(args.event)
+    elif args.text:
+        run_input["text"] = " ".join(args.text)
+    else:
+        return fail("plan needs a request TEXT or --event FILE")
+    result = open_pipeline(settings).preview(run_input)  # type: ignore[arg-type]
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"intent: {result['intent']['action']} {json.dumps(result['intent']['params'])}")
+    print(f"decision: {result['decision']}" + (f" (approvers: {', '.join(result['approvers'])})"
+                                              if result["approvers"] else ""))
+    for index, step in enumerate(result["plan"], start=1):
+        print(f"  {index}. {step['action']} {json.dumps(step['params'])}")
+    print(f"audit: {result['audit']['verdict']}")
+    for reason in [*result["audit"]["reasons"], *result["reasons"]]:
+        print(f"  - {reason}")
+    return 0
+
+
+def prompt_votes(pipeline: Pipeline, run: RunResult) -> RunResult:
+    """Ask at the terminal until the approval is decided. Each vote goes through the same checks as Slack."""
+    while run.pending:
+        groups = ", ".join(run.pending.get("groups", []))
+        answer = input(f"Approval needed from {groups} (count {run.pending.get('count', 1)}). "
+                       "Your approver id to approve, 'n' to reject: ").strip()
+        if not answer:
+            continue
+        if answer.lower() in ("n", "no", "reject"):
+            answer_user = input("Your approver id (to record who rejected): ").strip()
+            vote = pipeline.vote(run.thread_id, answer_user, approve=False)
+        else:
+            vote = pipeline.vote(run.thread_id, answer, approve=True)
+        print(vote.message)
+        if vote.run is not None:
+            return vote.run
+    return run
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    pipeline = open_pipeline(settings, TerminalNotifier())
+    thread_id = args.thread or f"cli-{uuid.uuid4().hex[:12]}"
+    run = pipeline.start(thread_id, {"text": " ".join(args.text), "requester": requester()})
+    if run.pending:
+        print(summary(run.state))
+        run = prompt_votes(pipeline, run)
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    path = Path(args.path) if args.path else settings.audit_log_path
+    if not path.exists():
+        return fail(f"no audit log at {path}")
+    report = verify(path)
+    if report.ok:
+        print(f"audit log OK: {report.entries} entries, hash chain intact ({path})")
+        return 0
+    print(f"audit log TAMPERED at entry {report.first_bad_seq}: {report.reason} ({path})")
+    return 1
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from cli.demo import run_demo
+
+    return run_demo(Path(args.data_dir) if args.data_dir else None)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="opsbot", description="Run AWS from chat, under policy and audit.")
+    sub = top.add_subparsers(dest="command", required=True)
+    plan = sub.add_parser("plan", help="print the decision for a request or event, executing nothing")
+    plan.add_argument("--json", action="store_true", help="print the JSON contract of DESIGN.md §3")
+    plan.add_argument("--event", metavar="FILE", help="an AWS event JSON file ('-' for stdin)")
+    plan.add_argument("text", nargs="*", help="a request, as you would type it in Slack")
+    plan.set_defaults(run=cmd_plan)
+    ask = sub.add_parser("ask", help="run the whole graph, approving at the terminal")
+    ask.add_argument("--thread", help="continue or name a thread")
+    ask.add_argument("text", nargs="+")
+    ask.set_defaults(run=cmd_ask)
+    demo = sub.add_parser("demo", help="the scenarios of the README against a sandbox estate in moto")
+    demo.add_argument("--data-dir", help="keep the demo's audit log and state here (default: a temp dir)")
+    demo.set_defaults(run=cmd_demo)
+    audit = sub.add_parser("audit", help="audit log tools")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    check = audit_sub.add_parser("verify", help="check the hash chain; report the first tampered entry")
+    check.add_argument("path", nargs="?", help="audit log file (default: $OPSBOT_DATA_DIR/audit.jsonl)")
+    check.set_defaults(run=cmd_audit_verify)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings()
+        return int(args.run(args, settings))
+    except (ValueError, PolicyError, StoreUnavailable, OSError) as error:
+        return fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+    except KeyboardInterrupt:
+        return fail("interrupted")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

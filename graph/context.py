@@ -1,0 +1,39 @@
+"""Dependencies that reach nodes through LangGraph's context schema, never through module globals."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from knowledge.retrieval import Retriever
+from policies.engine import Policy, PriceTable
+from runtime.audit_log import AuditLog
+from runtime.config import Settings
+from runtime.store import CoordinationStore
+from tools.base import AwsClients
+
+
+class Notifier(Protocol):
+    """Where a thread's messages go: the terminal for the CLI, a Slack thread for the bot."""
+
+    def post(self, thread_id: str, text: str) -> None: ...
+
+
+class SilentNotifier:
+    def post(self, thread_id: str, text: str) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class GraphContext:
+    settings: Settings
+    clients: AwsClients
+    policy: Policy
+    prices: PriceTable
+    store: CoordinationStore
+    audit: AuditLog
+    retriever: Retriever
+    notifier: Notifier = field(default_factory=SilentNotifier)
+    clock: Callable[[], float] = time.time

@@ -1,0 +1,109 @@
+"""Control and read-only intents: status, help, pause, resume, investigate, unknown."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from graph.context import GraphContext
+from graph.models import Intent
+from policies.engine import can_control
+from runtime.audit_log import entries
+from runtime.coordination import clear_paused, paused_state, rate_used, set_paused
+from tools.base import INSTANCE_ID_RE, ToolError
+from tools.context import alarms_in_alarm, describe_asg, describe_instance
+
+HELP = """I run AWS actions under policy, with an audit and people in charge. Try:
+  isolate i-0abc… in us-east-1 · block 203.0.113.45 · unblock 203.0.113.45
+  scale web-asg to 6 · restart nginx on i-0abc… · snapshot i-0abc… · tag i-0abc… env=prod
+  stop i-0abc… · terminate i-0abc… · allow egress from sg-… to 10.1.0.0/16 on 443
+  status · pause · resume · roll back act-… · investigate i-0abc…"""
+
+
+def local_operator(user: str) -> bool:
+    """The CLI runs as someone who already holds the shell: they own the kill switch."""
+    return user.startswith("cli:")
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def status_text(ctx: GraphContext) -> str:
+    now = ctx.clock()
+    paused = paused_state(ctx.store)
+    lines = [f"Automation: PAUSED by {paused['by']} since {_when(paused['at'])}" if paused else "Automation: running"]
+    pending = [json.loads(raw) for key in ctx.store.keys("pending:") if (raw := ctx.store.get(key))]
+    lines.append(f"Pending approvals: {len(pending)}")
+    lines += [f"  - {p.get('thread_id')}: {p.get('summary', '')} (needs {', '.join(p.get('groups', []))})"
+              for p in pending]
+    recent = [e for e in entries(ctx.audit.path, kind="execute")][-5:]
+    lines.append("Last actions:" if recent else "Last actions: none")
+    lines += [f"  - {e['data'].get('action_id')} {e['data'].get('action')}: {e['data'].get('status')} ({e['ts']})"
+              for e in recent]
+    budgets = [f"{action} {max(limit - rate_used(ctx.store, action, now), 0)}/{limit}"
+               for action, limit in sorted(ctx.policy.rate_limits.items())]
+    lines.append("Rate budget left this hour: " + ", ".join(budgets))
+    lines.append(_alarms_line(ctx))
+    return "\n".join(lines)
+
+
+def _alarms_line(ctx: GraphContext) -> str:
+    try:
+        alarms = alarms_in_alarm(ctx.clients, ctx.settings.aws_region)
+    except (ToolError, ClientError, BotoCoreError):
+        return "CloudWatch alarms: AWS not reachable"
+    names = ", ".join(str(alarm.get("name")) for alarm in alarms[:10])
+    return f"CloudWatch alarms in ALARM: {len(alarms)}" + (f" ({names})" if names else "")
+
+
+def pause(ctx: GraphContext, intent: Intent) -> str:
+    if not (local_operator(intent.requester) or can_control(ctx.policy, intent.requester)):
+        return f"{intent.requester or 'unknown user'} may not pause automation; ask a member of " + \
+            ", ".join(ctx.policy.control_groups)
+    set_paused(ctx.store, intent.requester, ctx.clock(), intent.text)
+    return "Automation PAUSED. Nothing will execute until someone authorised says resume."
+
+
+def resume(ctx: GraphContext, intent: Intent) -> str:
+    if not (local_operator(intent.requester) or can_control(ctx.policy, intent.requester)):
+        return f"{intent.requester or 'unknown user'} may not resume automation"
+    clear_paused(ctx.store)
+    return "Automation resumed."
+
+
+def investigate(ctx: GraphContext, intent: Intent) -> str:
+    resource = str(intent.params.get("resource", ""))
+    region = str(intent.params.get("region", ctx.settings.aws_region))
+    facts: dict[str, Any]
+    try:
+        if INSTANCE_ID_RE.match(resource):
+            facts = describe_instance(ctx.clients, resource, region)
+        elif resource:
+            facts = describe_asg(ctx.clients, resource, region)
+        else:
+            return "Investigate what? Name an instance id or an Auto Scaling group."
+    except (ToolError, ClientError, BotoCoreError) as error:
+        return f"Could not read {resource}: {error}"
+    shown = ", ".join(f"{k}={v}" for k, v in facts.items() if not isinstance(v, list | dict))
+    return f"{resource}: {shown}"
+
+
+def unknown(ctx: GraphContext, intent: Intent) -> str:
+    problems = "; ".join(intent.errors)
+    return (f"I could not read that as a request ({problems}).\n" if problems else
+            "I did not understand that.\n") + HELP
+
+
+RESPONDERS: dict[str, Callable[[GraphContext, Intent], str]] = {
+    "status": lambda ctx, _intent: status_text(ctx),
+    "help": lambda _ctx, _intent: HELP,
+    "pause": pause,
+    "resume": resume,
+    "investigate": investigate,
+    "unknown": unknown,
+}

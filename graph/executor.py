@@ -1,0 +1,139 @@
+"""The one executor path: validate args -> policy -> run, exactly once per (thread, step).
+
+Each step: claim its lock, skip if already done, re-check the kill switch and the policy at the
+moment of execution, run, record the prior state for rollback, and write the audit log.
+A failure rolls back the completed steps in reverse order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from graph.context import GraphContext
+from graph.deciding import step_facts
+from graph.models import Intent, PlanStep
+from policies.engine import decide
+from runtime.coordination import action_key, consume_rate, step_done_key, step_lock_key
+from tools.base import ExecContext, ToolError, ToolSpec
+from tools.registry import REGISTRY
+
+LOCK_SECONDS = 900
+
+
+class StepRefused(Exception):
+    """Policy or the kill switch said no at the moment of execution."""
+
+
+def action_id_for(thread_id: str, index: int) -> str:
+    return "act-" + hashlib.sha256(f"{thread_id}:{index}".encode()).hexdigest()[:10]
+
+
+def exec_context(ctx: GraphContext, thread_id: str) -> ExecContext:
+    return ExecContext(
+        incident_id=thread_id,
+        dry_run=ctx.settings.dry_run,
+        quarantine_group_name=ctx.settings.quarantine_group_name,
+        waf_ip_set=ctx.settings.waf_ip_set(),
+        tags={"opsbot:thread": thread_id},
+    )
+
+
+def _spec_and_args(step: PlanStep) -> tuple[ToolSpec[Any], Any, str]:
+    """Resolve the tool, its validated args, and the mode (run or rollback)."""
+    if step.action == "rollback":
+        spec = REGISTRY[str(step.params["of_action"])]
+        return spec, spec.parse_args(dict(step.params["of_params"])), "rollback"
+    spec = REGISTRY[step.action]
+    return spec, spec.parse_args(step.params), "run"
+
+
+def _run(ctx: GraphContext, step: PlanStep, exec_ctx: ExecContext) -> tuple[dict[str, Any], list[str]]:
+    spec, args, mode = _spec_and_args(step)
+    resources = [str(r) for r in spec.resources(args)]
+    if mode == "run":
+        return spec.run(ctx.clients, args, exec_ctx), resources
+    assert spec.rollback is not None
+    raw = ctx.store.get(action_key(str(step.params["action_id"])))
+    if raw is None:
+        raise ToolError(f"no record of {step.params['action_id']}")
+    return spec.rollback(ctx.clients, args, json.loads(raw)["record"], exec_ctx), resources
+
+
+def _check_policy(ctx: GraphContext, step: PlanStep, intent: Intent, state: dict[str, Any]) -> None:
+    decision = decide(ctx.policy, step_facts(step, intent, state.get("context", {}), ctx))
+    approved = state.get("approval", {}).get("status") == "approved"
+    if decision.decision == "auto" or (decision.decision == "approval" and approved):
+        return
+    raise StepRefused("; ".join(decision.reasons) or f"policy says {decision.decision}")
+
+
+def execute_step(ctx: GraphContext, state: dict[str, Any], index: int, step: PlanStep) -> dict[str, Any]:
+    thread_id = str(state["thread_id"])
+    action_id = action_id_for(thread_id, index)
+    done = ctx.store.get(step_done_key(thread_id, index))
+    if done is not None:
+        return {**json.loads(done), "replayed": True}
+    owner = f"{thread_id}:{index}:{time.monotonic_ns()}"
+    if not ctx.store.claim(step_lock_key(thread_id, index), owner, LOCK_SECONDS):
+        return {"index": index, "action": step.action, "action_id": action_id, "status": "skipped",
+                "error": "another executor holds this step"}
+    intent = Intent.model_validate(state["intent"])
+    started = time.perf_counter()
+    result: dict[str, Any] = {"index": index, "action": step.action, "params": step.params,
+                              "action_id": action_id}
+    try:
+        _check_policy(ctx, step, intent, state)
+        consume_rate(ctx.store, _policy_action(step), ctx.clock())
+        record, resources = _run(ctx, step, exec_context(ctx, thread_id))
+        result |= {"status": "dry_run" if record.get("dry_run") else "ok", "record": record,
+                   "resources": resources}
+    except StepRefused as refusal:
+        result |= {"status": "refused", "error": str(refusal)}
+    except (ToolError, ValidationError, ClientError, BotoCoreError, KeyError) as error:
+        result |= {"status": "failed", "error": plain(error)}
+    result["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    ctx.audit.append("execute", thread_id, result)
+    if result["status"] == "ok":
+        ctx.store.put(action_key(action_id), json.dumps(
+            {"action": step.action, "params": step.params, "record": result["record"],
+             "resources": result["resources"], "thread_id": thread_id}))
+    ctx.store.put(step_done_key(thread_id, index), json.dumps(result))
+    return result
+
+
+def _policy_action(step: PlanStep) -> str:
+    return str(step.params.get("of_action")) if step.action == "rollback" else step.action
+
+
+def plain(error: BaseException) -> str:
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        return f"AWS said {info.get('Code', 'error')}: {info.get('Message', '')}".strip()
+    if isinstance(error, ValidationError):
+        return "; ".join(str(issue.get("msg")) for issue in error.errors())
+    return str(error) or type(error).__name__
+
+
+def roll_back(ctx: GraphContext, thread_id: str, completed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Undo completed steps, newest first. Each undo is audited; an undo that fails is reported."""
+    outcomes: list[dict[str, Any]] = []
+    for result in reversed(completed):
+        spec = REGISTRY.get(str(result["action"]))
+        if spec is None or spec.rollback is None:
+            outcomes.append({"action_id": result["action_id"], "status": "not reversible"})
+            continue
+        try:
+            args = spec.parse_args(result["params"])
+            spec.rollback(ctx.clients, args, result["record"], exec_context(ctx, thread_id))
+            outcome = {"action_id": result["action_id"], "status": "rolled back"}
+        except (ToolError, ValidationError, ClientError, BotoCoreError) as error:
+            outcome = {"action_id": result["action_id"], "status": "rollback failed", "error": plain(error)}
+        ctx.audit.append("rollback", thread_id, outcome)
+        outcomes.append(outcome)
+    return outcomes

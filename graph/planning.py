@@ -1,0 +1,160 @@
+"""The rule planner: an intent becomes ordered, typed plan steps, with context gathered read-only."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from graph.context import GraphContext
+from graph.models import Intent, PlanStep
+from policies.engine import monthly_cost_delta
+from runtime.coordination import action_key
+from tools.base import ToolError
+from tools.context import describe_asg, describe_instance
+from tools.registry import REGISTRY
+
+INSTANCE_ACTIONS = frozenset(
+    {"isolate_instance", "snapshot_instance", "stop_instance", "terminate_instance", "restart_service"}
+)
+# What each intent may put in a plan. The audit holds plans to this table.
+ALLOWED_STEPS: dict[str, frozenset[str]] = {
+    "isolate_instance": frozenset({"snapshot_instance", "isolate_instance"}),
+    "rollback": frozenset({"rollback"}),
+}
+
+
+def allowed_steps(intent_action: str) -> frozenset[str]:
+    if intent_action in ALLOWED_STEPS:
+        return ALLOWED_STEPS[intent_action]
+    return frozenset({intent_action}) if intent_action in REGISTRY else frozenset()
+
+
+@dataclass
+class Planned:
+    steps: list[PlanStep] = field(default_factory=list)
+    context: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    found: list[str] = field(default_factory=list)  # resources discovered while gathering context
+
+
+def describe_step(action: str, params: dict[str, Any], why: str, cost: float | None = None) -> PlanStep:
+    spec = REGISTRY[action]
+    return PlanStep(
+        action=action,
+        params=params,
+        why=why,
+        expected_effect=spec.effect,
+        rollback=spec.rollback_summary,
+        risk=spec.risk,
+        monthly_cost_usd=cost,
+    )
+
+
+def _gather_instance(intent: Intent, ctx: GraphContext, planned: Planned) -> None:
+    instance_id = intent.params.get("instance_id")
+    if not isinstance(instance_id, str) or intent.errors:
+        return
+    region = str(intent.params.get("region", ctx.settings.aws_region))
+    try:
+        facts = describe_instance(ctx.clients, instance_id, region)
+    except ToolError as error:
+        planned.problems.append(str(error))
+        return
+    planned.context.setdefault("instances", {})[instance_id] = facts
+    planned.found += [eni.get("vpc_id", "") for eni in facts.get("network_interfaces", [])]
+    if facts.get("vpc_id"):
+        planned.found.append(str(facts["vpc_id"]))
+
+
+def _plan_scale(intent: Intent, ctx: GraphContext, planned: Planned) -> None:
+    params = dict(intent.params)
+    name = params.get("asg_name")
+    region = str(params.get("region", ctx.settings.aws_region))
+    group: dict[str, Any] | None = None
+    if isinstance(name, str) and not intent.errors:
+        try:
+            group = describe_asg(ctx.clients, name, region)
+        except ToolError as error:
+            planned.problems.append(str(error))
+    if group is not None:
+        planned.context.setdefault("asgs", {})[str(name)] = group
+    current = int(group["desired"]) if group else None
+    delta = params.pop("delta", None)
+    if "desired_capacity" not in params and current is not None:
+        if isinstance(delta, int):
+            params["desired_capacity"] = current + delta
+        else:  # an alarm: add half again (at least one), never past the max
+            params["desired_capacity"] = min(int(group["max"]) if group else 0, current + max(1, math.ceil(current / 2)))
+    cost = None
+    desired = params.get("desired_capacity")
+    if group is not None and isinstance(desired, int):
+        cost = monthly_cost_delta(ctx.prices, group.get("instance_type"), desired - int(group["desired"]))
+    why = f"scale {name} from {current} to {desired}" if current is not None else f"scale {name} to {desired}"
+    planned.steps.append(describe_step("scale_asg", params, why, cost))
+
+
+def _plan_rollback(intent: Intent, ctx: GraphContext, planned: Planned) -> None:
+    action_id = str(intent.params.get("action_id", ""))
+    raw = ctx.store.get(action_key(action_id)) if action_id else None
+    if raw is None:
+        planned.problems.append(f"action_id '{action_id}' is not an action opsbot executed")
+        return
+    record = json.loads(raw)
+    spec = REGISTRY.get(record["action"])
+    if spec is None or spec.rollback is None:
+        planned.problems.append(f"{record['action']} ({action_id}) is not reversible")
+        return
+    planned.context["rolled_back_action"] = record
+    planned.found += [str(resource) for resource in record.get("resources", [])]
+    planned.steps.append(
+        PlanStep(
+            action="rollback",
+            params={"action_id": action_id, "of_action": record["action"], "of_params": record["params"]},
+            why=f"undo {record['action']} {action_id}",
+            expected_effect=spec.rollback_summary,
+            rollback="re-run the original action",
+            risk="write",
+        )
+    )
+
+
+def make_plan(intent: Intent, ctx: GraphContext) -> Planned:
+    planned = Planned()
+    action = intent.action
+    if action in INSTANCE_ACTIONS:
+        _gather_instance(intent, ctx, planned)
+    if action == "rollback":
+        _plan_rollback(intent, ctx, planned)
+    elif action == "scale_asg":
+        _plan_scale(intent, ctx, planned)
+    elif action == "isolate_instance":
+        keep = {k: v for k, v in intent.params.items() if k in {"instance_id", "region"}}
+        planned.steps.append(describe_step("snapshot_instance", keep, "preserve disks for forensics first"))
+        planned.steps.append(describe_step("isolate_instance", dict(intent.params), intent.text or "isolate"))
+    elif action == "block_ip":
+        params = dict(intent.params)
+        if intent.alert is not None and intent.alert.instance_ids and "vpc_id" not in params:
+            vpcs = _vpcs_of(intent, ctx, planned)
+            if len(vpcs) == 1:
+                params["vpc_id"] = vpcs[0]
+        planned.steps.append(describe_step("block_ip", params, intent.text or "block"))
+    elif action in REGISTRY:
+        planned.steps.append(describe_step(action, dict(intent.params), intent.text or action))
+    return planned
+
+
+def _vpcs_of(intent: Intent, ctx: GraphContext, planned: Planned) -> list[str]:
+    assert intent.alert is not None
+    vpcs: set[str] = set()
+    for instance_id in intent.alert.instance_ids:
+        try:
+            facts = describe_instance(ctx.clients, instance_id, intent.alert.region)
+        except ToolError:
+            continue  # the instance is gone or elsewhere: block region-wide
+        planned.context.setdefault("instances", {})[instance_id] = facts
+        if facts.get("vpc_id"):
+            vpcs.add(str(facts["vpc_id"]))
+    planned.found += sorted(vpcs)
+    return sorted(vpcs)

@@ -1,0 +1,77 @@
+"""Pure functions that turn state into plain text for a thread or a terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def outcome_of(state: dict[str, Any]) -> str:
+    if state.get("outcome") in ("rolled_back", "failed", "answered"):
+        return str(state["outcome"])
+    if state.get("audit", {}).get("verdict") == "veto":
+        return "vetoed"
+    decision = state.get("decision", {}).get("decision")
+    approval = state.get("approval", {}).get("status")
+    if decision == "reject":
+        return "rejected"
+    if decision == "log_only":
+        return "logged"
+    if decision == "none":
+        return "answered"
+    if approval in ("rejected", "expired"):
+        return "expired" if approval == "expired" else "declined"
+    executions = state.get("executions", [])
+    if any(e.get("status") == "skipped" for e in executions):
+        return "in_progress_elsewhere"
+    if executions and all(e.get("status") == "dry_run" for e in executions):
+        return "dry_run"
+    if executions and all(e.get("status") == "ok" or e.get("replayed") for e in executions):
+        checks = state.get("verification", [])
+        return "executed" if all(c.get("ok") for c in checks) else "executed_unverified"
+    return "pending"
+
+
+def step_line(index: int, step: dict[str, Any]) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in step.get("params", {}).items() if k not in ("of_params",))
+    cost = step.get("monthly_cost_usd")
+    money = f", ≈${cost:+.0f}/month" if isinstance(cost, int | float) else ""
+    return (f"{index}. {step.get('action')}({params}) [{step.get('risk', 'write')}{money}]"
+            f" — rollback: {step.get('rollback') or 'n/a'}")
+
+
+def plan_lines(plan: list[dict[str, Any]]) -> list[str]:
+    return [step_line(i, step) for i, step in enumerate(plan, start=1)]
+
+
+def summary(state: dict[str, Any]) -> str:
+    intent = state.get("intent", {})
+    lines = [f"*{intent.get('action', 'unknown')}* — {intent.get('text', '')}".rstrip(" —")]
+    if state.get("plan"):
+        lines.append("Plan:")
+        lines += ["  " + line for line in plan_lines(state["plan"])]
+    audit = state.get("audit", {})
+    if audit:
+        lines.append(f"Audit: {audit.get('verdict')}")
+        lines += [f"  - {reason}" for reason in audit.get("reasons", [])]
+    decision = state.get("decision", {})
+    if decision:
+        groups = ", ".join(decision.get("approvers", []))
+        lines.append(f"Decision: {decision.get('decision')}" + (f" (approvers: {groups})" if groups else ""))
+        lines += [f"  - {reason}" for reason in decision.get("reasons", [])]
+    approval = state.get("approval", {})
+    if approval.get("status") not in (None, "not_needed", "pending"):
+        who = ", ".join(approval.get("approvers", [])) or approval.get("by", "")
+        lines.append(f"Approval: {approval['status']}" + (f" by {who}" if who else "")
+                     + (f" — {approval['reason']}" if approval.get("reason") else ""))
+    for result in state.get("executions", []):
+        detail = result.get("error") or ""
+        lines.append(f"Executed {result.get('action')} {result.get('action_id')}: {result.get('status')}"
+                     + (f" — {detail}" if detail else ""))
+    for undo in state.get("rollbacks", []):
+        lines.append(f"Rolled back {undo.get('action_id')}: {undo.get('status')}")
+    for check in state.get("verification", []):
+        lines.append(f"Verified {check.get('action_id')}: {'ok' if check.get('ok') else 'FAILED'} — {check.get('detail')}")
+    if state.get("reply"):
+        lines.append(str(state["reply"]))
+    lines.append(f"Outcome: {outcome_of(state)}")
+    return "\n".join(lines)

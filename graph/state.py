@@ -1,0 +1,35 @@
+"""Graph state: JSON-native values only, so a checkpoint reload gives back the same thing.
+
+Pydantic models (graph.models, policies.decision) are validated at the boundaries and stored
+here as ``model_dump(mode="json")`` dicts.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+JsonDict = dict[str, Any]
+
+
+class RunInput(TypedDict, total=False):
+    text: str  # a request typed by a person
+    event: JsonDict  # an AWS alert payload
+    requester: str  # Slack user id, or cli:<user>
+    channel: str
+
+
+class GraphState(TypedDict, total=False):
+    thread_id: str
+    input: RunInput
+    intent: JsonDict  # graph.models.Intent
+    retrieved: JsonDict  # {"runbooks": [...], "incidents": [...]} with ids and scores
+    context: JsonDict  # facts gathered read-only from AWS while planning
+    plan: list[JsonDict]  # graph.models.PlanStep
+    audit: JsonDict  # graph.models.AuditVerdict
+    decision: JsonDict  # policies.decision.PolicyDecision
+    approval: JsonDict  # {"status": approved|rejected|expired|not_needed, "approvers": [...]}
+    executions: list[JsonDict]  # one per executed (or skipped/failed/rolled back) step
+    rollbacks: list[JsonDict]  # undo of completed steps after a failure
+    verification: list[JsonDict]
+    outcome: str
+    reply: str  # what the thread is told

@@ -1,0 +1,366 @@
+"""Tamper-evident audit log: append-only JSON lines, each carrying the hash of the line before it.
+
+Every line is ``{"seq", "ts", "kind", "thread_id", "data", "prev_hash", "hash"}`` written as canonical
+JSON (sorted keys, compact separators). ``hash`` is the SHA-256 of the canonical JSON of the other six
+fields; ``prev_hash`` is the previous line's ``hash`` (64 zeros for the first line); ``seq`` starts at 1
+and has no gaps. Secrets are redacted before hashing, so they never reach the file.
+
+Appends are safe across threads and processes: each append opens the file, takes an exclusive
+``flock``, reads only the last line (seeking from the end), and writes one line with ``O_APPEND``.
+
+A hash chain detects edits, deletions, reordering and forged lines anywhere before the last line. It
+cannot by itself detect that the newest lines were cut off: compare ``VerifyReport.last_hash`` with a
+copy kept elsewhere (a Slack message, an object-locked S3 bucket) for that.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import math
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+GENESIS_HASH = "0" * 64
+REDACTED = "[redacted]"
+FIELDS = frozenset({"seq", "ts", "kind", "thread_id", "data", "prev_hash", "hash"})
+
+_TAIL_CHUNK = 4096
+_MAX_DEPTH = 32
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+# A key whose name contains one of these (case-insensitive, "-" read as "_") has its value redacted.
+_SECRET_KEY_PARTS = (
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "api_key",
+    "apikey",
+    "authorization",
+    "signing",
+    "private_key",
+    "session_token",
+    "credential",
+)
+
+# Secrets recognised by their shape wherever they appear in a string; the recognisable prefix is kept.
+_SECRET_PATTERNS = (
+    re.compile(r"(xox[abpors]-)[A-Za-z0-9-]+"),  # Slack bot, user, app-level and legacy tokens
+    re.compile(r"(xapp-)[A-Za-z0-9-]+"),  # Slack app-level tokens
+    re.compile(r"(?<![A-Z0-9])(AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"),  # AWS access key ids
+    re.compile(r"(sk-ant-)[A-Za-z0-9_-]+"),  # Anthropic API keys
+)
+
+
+class AuditLogError(RuntimeError):
+    """The audit log could not be written or read."""
+
+
+class AuditLogCorrupted(AuditLogError):
+    """The last line of the audit log is not a valid entry, so nothing more can be chained to it."""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    ts: str
+    kind: str
+    thread_id: str
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Result of ``verify``.
+
+    ``entries`` counts the entries that verified before the first problem (all of them when ``ok``).
+    ``first_bad_seq`` is the seq expected at the first bad line: for a deleted entry that is the missing
+    seq, for an edited entry its own seq, for a broken link the seq of the line whose prev_hash is wrong.
+    ``last_hash`` is the hash of the last entry that verified, for comparison with a copy kept elsewhere.
+    """
+
+    ok: bool
+    entries: int
+    first_bad_seq: int | None
+    reason: str
+    last_hash: str = GENESIS_HASH
+
+
+# ---------------------------------------------------------------------------------------- redaction
+
+
+def _is_secret_key(key: str) -> bool:
+    normalised = key.lower().replace("-", "_")
+    return any(part in normalised for part in _SECRET_KEY_PARTS)
+
+
+def mask_secrets(text: str) -> str:
+    """Mask token-shaped secrets (Slack, AWS access key ids, Anthropic keys) inside a string."""
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda match: f"{match.group(1)}{REDACTED}", text)
+    return text
+
+
+def redact(value: Any, depth: int = 0) -> Any:
+    """A JSON-native copy of value with secret-named keys redacted and token-shaped strings masked."""
+    if depth > _MAX_DEPTH:
+        return "[too deep]"
+    if isinstance(value, BaseModel):
+        return redact(value.model_dump(mode="json"), depth + 1)
+    if isinstance(value, Mapping):
+        return {
+            mask_secrets(str(key)): REDACTED if _is_secret_key(str(key)) else redact(item, depth + 1)
+            for key, item in value.items()
+        }
+    if isinstance(value, str):
+        return mask_secrets(value)
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, list | tuple):
+        return [redact(item, depth + 1) for item in value]
+    if isinstance(value, set | frozenset):
+        return sorted((redact(item, depth + 1) for item in value), key=repr)
+    if isinstance(value, Enum):
+        return redact(value.value, depth + 1)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return mask_secrets(str(value))
+
+
+# ------------------------------------------------------------------------------------------ hashing
+
+
+def canonical_json(record: Mapping[str, Any]) -> str:
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def entry_hash(record: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of every field except ``hash``."""
+    body = {key: value for key, value in record.items() if key != "hash"}
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ------------------------------------------------------------------------------------------ writing
+
+
+class AuditLog:
+    """Appends hash-chained entries to one JSON-lines file."""
+
+    def __init__(
+        self, path: Path, *, fsync: bool = False, clock: Callable[[], datetime] = _utc_now
+    ) -> None:
+        self._path = Path(path)
+        self._fsync = fsync
+        self._clock = clock
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def append(self, kind: str, thread_id: str, data: Mapping[str, Any]) -> AuditEntry:
+        """Redact data, chain it to the last entry and write it as one line; return what was written."""
+        clean_data = redact(dict(data))
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        except OSError as error:
+            raise AuditLogError(f"cannot open the audit log at {self._path}: {error}") from error
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            last_seq, last_hash = self._last_link(fd)
+            record: dict[str, Any] = {
+                "seq": last_seq + 1,
+                "ts": self._clock().astimezone(UTC).isoformat(timespec="microseconds"),
+                "kind": mask_secrets(kind),
+                "thread_id": mask_secrets(thread_id),
+                "data": clean_data,
+                "prev_hash": last_hash,
+            }
+            record["hash"] = entry_hash(record)
+            _write_all(fd, (canonical_json(record) + "\n").encode("utf-8"))
+            if self._fsync:
+                os.fsync(fd)
+        except OSError as error:
+            raise AuditLogError(f"cannot append to the audit log at {self._path}: {error}") from error
+        finally:
+            os.close(fd)  # also releases the flock
+        return AuditEntry(**record)
+
+    def _last_link(self, fd: int) -> tuple[int, str]:
+        """Seq and hash of the last entry, read from the end of the file; (0, genesis) when empty."""
+        line = _read_last_line(fd)
+        if line is None:
+            return 0, GENESIS_HASH
+        problem = "it has no line end (a write was cut short)" if not line.endswith(b"\n") else None
+        record = None if problem else _parse(line)
+        if problem is None and record is None:
+            problem = "it is not a valid entry"
+        if record is not None and record["hash"] != entry_hash(record):
+            problem = "its hash does not match its content"
+        if problem or record is None:
+            raise AuditLogCorrupted(
+                f"the last line of the audit log at {self._path} is unusable because {problem}; "
+                "run verify and move the file aside to start a new chain."
+            )
+        return int(record["seq"]), str(record["hash"])
+
+    def verify(self) -> VerifyReport:
+        return verify(self._path)
+
+    def entries(self, thread_id: str | None = None, kind: str | None = None) -> Iterator[dict[str, Any]]:
+        return entries(self._path, thread_id=thread_id, kind=kind)
+
+
+def _write_all(fd: int, payload: bytes) -> None:
+    view = memoryview(payload)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _read_last_line(fd: int) -> bytes | None:
+    """The file's last line (with its line end, if any), reading backwards in chunks."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return None
+    tail = b""
+    position = size
+    while position > 0:
+        step = min(_TAIL_CHUNK, position)
+        position -= step
+        tail = os.pread(fd, step, position) + tail
+        cut = tail.rfind(b"\n", 0, len(tail) - 1)
+        if cut != -1:
+            return tail[cut + 1 :]
+    return tail
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    """The entry on one line if it is well-formed (all fields, right types), otherwise None."""
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(record, dict) or set(record) != FIELDS:
+        return None
+    seq = record["seq"]
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        return None
+    if not all(isinstance(record[name], str) for name in ("ts", "kind", "thread_id")):
+        return None
+    if not isinstance(record["data"], dict):
+        return None
+    if not all(isinstance(record[name], str) and _HEX64.fullmatch(record[name]) for name in ("prev_hash", "hash")):
+        return None
+    return record
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+
+def _snapshot_size(path: Path) -> int:
+    """File size at a moment when no append is half-written (appends hold LOCK_EX while writing)."""
+    with path.open("rb") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
+        try:
+            return os.fstat(handle.fileno()).st_size
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _lines(path: Path, size: int) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        read = 0
+        while read < size:
+            line = handle.readline(size - read)
+            if not line:
+                return
+            read += len(line)
+            yield line
+
+
+def verify(path: Path) -> VerifyReport:
+    """Walk the whole chain and report the first entry that was edited, removed, moved or forged."""
+    path = Path(path)
+    try:
+        size = _snapshot_size(path)
+    except FileNotFoundError:
+        return VerifyReport(False, 0, None, f"the audit log {path} does not exist")
+    except OSError as error:
+        return VerifyReport(False, 0, None, f"the audit log {path} cannot be read: {error}")
+
+    expected_seq, previous_hash = 1, GENESIS_HASH
+    for line_number, line in enumerate(_lines(path, size), start=1):
+
+        def bad(reason: str, seq: int = expected_seq, prev: str = previous_hash) -> VerifyReport:
+            return VerifyReport(False, seq - 1, seq, reason, prev)
+
+        if not line.endswith(b"\n"):
+            return bad(f"line {line_number} (entry {expected_seq}) is truncated: it has no line end")
+        record = _parse(line)
+        if record is None:
+            return bad(f"line {line_number} (entry {expected_seq}) is not a valid audit entry")
+        seq = record["seq"]
+        if seq > expected_seq:
+            return bad(
+                f"line {line_number} holds entry {seq} where entry {expected_seq} belongs: "
+                "entries were deleted or reordered"
+            )
+        if seq < expected_seq:
+            return bad(
+                f"line {line_number} holds entry {seq} again where entry {expected_seq} belongs: "
+                "entries were duplicated or reordered"
+            )
+        if record["prev_hash"] != previous_hash:
+            return bad(
+                f"entry {seq} does not link to the entry before it (prev_hash mismatch): "
+                "the chain was broken or the entry forged"
+            )
+        if record["hash"] != entry_hash(record):
+            return bad(f"entry {seq} does not match its hash: its content was edited")
+        expected_seq, previous_hash = seq + 1, record["hash"]
+
+    count = expected_seq - 1
+    return VerifyReport(True, count, None, f"{count} entries verified, chain intact", previous_hash)
+
+
+def entries(path: Path, thread_id: str | None = None, kind: str | None = None) -> Iterator[dict[str, Any]]:
+    """Entries in file order, optionally only one thread's or one kind's.
+
+    Lines that are not well-formed entries are skipped: use ``verify`` to judge integrity.
+    """
+    path = Path(path)
+    try:
+        size = _snapshot_size(path)
+    except FileNotFoundError:
+        return
+    for line in _lines(path, size):
+        record = _parse(line)
+        if record is None:
+            continue
+        if thread_id is not None and record["thread_id"] != thread_id:
+            continue
+        if kind is not None and record["kind"] != kind:
+            continue
+        yield record

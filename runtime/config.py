@@ -1,0 +1,45 @@
+"""Settings from environment variables (documented in .env.example). Secrets are never logged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", env_file=None, extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(default=Path(".opsbot"), alias="OPSBOT_DATA_DIR")
+    policy_file: Path | None = Field(default=None, alias="OPSBOT_POLICY_FILE")
+    aws_region: str = Field(default="us-east-1", alias="AWS_REGION")
+    aws_endpoint_url: str | None = Field(default=None, alias="AWS_ENDPOINT_URL")
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    dry_run: bool = Field(default=False, alias="OPSBOT_DRY_RUN")
+    quarantine_group_name: str = Field(default="opsbot-quarantine", alias="OPSBOT_QUARANTINE_GROUP")
+    waf_ip_set_name: str | None = Field(default=None, alias="OPSBOT_WAF_IP_SET_NAME")
+    waf_ip_set_id: str | None = Field(default=None, alias="OPSBOT_WAF_IP_SET_ID")
+    waf_ip_set_scope: str = Field(default="REGIONAL", alias="OPSBOT_WAF_IP_SET_SCOPE")
+    approval_ttl_seconds: int | None = Field(default=None, alias="OPSBOT_APPROVAL_TTL_SECONDS")
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    anthropic_api_key: SecretStr | None = Field(default=None, alias="ANTHROPIC_API_KEY")
+
+    @property
+    def audit_log_path(self) -> Path:
+        return self.data_dir / "audit.jsonl"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.data_dir / "checkpoints.sqlite"
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "coordination.sqlite"
+
+    def waf_ip_set(self) -> dict[str, Any] | None:
+        if not (self.waf_ip_set_name and self.waf_ip_set_id):
+            return None
+        return {"name": self.waf_ip_set_name, "id": self.waf_ip_set_id, "scope": self.waf_ip_set_scope}

@@ -1,0 +1,63 @@
+"""Named keys in the coordination store: the kill switch, rate-limit windows, approvals, execution.
+
+Every key opsbot writes is spelled here, once, so Redis and SQLite hold the same layout.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from runtime.store import CoordinationStore
+
+PAUSED = "control:paused"
+HOUR = 3600
+
+
+def paused_state(store: CoordinationStore) -> dict[str, Any] | None:
+    raw = store.get(PAUSED)
+    return json.loads(raw) if raw else None
+
+
+def set_paused(store: CoordinationStore, by: str, at: float, reason: str = "") -> None:
+    store.put(PAUSED, json.dumps({"by": by, "at": at, "reason": reason}))
+
+
+def clear_paused(store: CoordinationStore) -> None:
+    store.delete(PAUSED)
+
+
+def rate_key(action: str, now: float) -> str:
+    return f"rate:{action}:{int(now // HOUR)}"
+
+
+def rate_used(store: CoordinationStore, action: str, now: float) -> int:
+    return store.peek_count(rate_key(action, now))
+
+
+def consume_rate(store: CoordinationStore, action: str, now: float) -> int:
+    return store.incr_window(rate_key(action, now), HOUR)
+
+
+def pending_key(thread_id: str) -> str:
+    return f"pending:{thread_id}"
+
+
+def votes_key(thread_id: str) -> str:
+    return f"votes:{thread_id}"
+
+
+def resume_claim_key(thread_id: str) -> str:
+    return f"resume:{thread_id}"
+
+
+def step_lock_key(thread_id: str, index: int) -> str:
+    return f"exec:{thread_id}:{index}"
+
+
+def step_done_key(thread_id: str, index: int) -> str:
+    return f"exec-done:{thread_id}:{index}"
+
+
+def action_key(action_id: str) -> str:
+    return f"action:{action_id}"

@@ -1,0 +1,154 @@
+"""Runs the graph for a request or alert, and resumes it when people decide.
+
+One thread per request or incident. Exactly-once resume: an approval is claimed atomically in the
+coordination store before the graph is resumed, so double clicks, two approvers at once and retries
+give one execution. Authority (approver groups, self-approval) is checked here, before the claim.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from graph.build import build_graph
+from graph.context import GraphContext
+from graph.models import CONTROL_ACTIONS
+from graph.nodes.audit import audit
+from graph.nodes.decide import decide
+from graph.nodes.parse import parse
+from graph.nodes.plan import plan
+from graph.nodes.retrieve import retrieve
+from graph.state import GraphState, JsonDict, RunInput
+from policies.engine import approver_groups_of
+from runtime.coordination import pending_key, resume_claim_key, votes_key
+
+CLAIM_SECONDS = 24 * 3600
+UsergroupExpander = Callable[[str], list[str]]
+
+
+@dataclass
+class RunResult:
+    thread_id: str
+    state: JsonDict
+    pending: JsonDict | None = None  # the approval request, when the run waits for people
+
+    @property
+    def outcome(self) -> str:
+        return "awaiting_approval" if self.pending else str(self.state.get("outcome", ""))
+
+
+@dataclass
+class VoteResult:
+    accepted: bool
+    message: str
+    approvers: list[str] = field(default_factory=list)
+    run: RunResult | None = None
+
+
+class Pipeline:
+    def __init__(self, ctx: GraphContext, checkpointer: Any) -> None:
+        self.ctx = ctx
+        self.graph = build_graph(checkpointer)
+
+    def _config(self, thread_id: str) -> Any:
+        return {"configurable": {"thread_id": thread_id}}
+
+    def _finish(self, thread_id: str, state: JsonDict) -> RunResult:
+        interrupts = state.pop("__interrupt__", None)
+        if interrupts:
+            request = dict(interrupts[0].value)
+            pending = {**request, "summary": request.get("intent", {}).get("text", "")}
+            self.ctx.store.put(pending_key(thread_id), json.dumps(pending))
+            return RunResult(thread_id, state, pending)
+        self.ctx.store.delete(pending_key(thread_id))
+        return RunResult(thread_id, state)
+
+    def start(self, thread_id: str, run_input: RunInput) -> RunResult:
+        state = self.graph.invoke({"thread_id": thread_id, "input": run_input}, self._config(thread_id),
+                                  context=self.ctx)
+        return self._finish(thread_id, dict(state))
+
+    def pending(self, thread_id: str) -> JsonDict | None:
+        raw = self.ctx.store.get(pending_key(thread_id))
+        return json.loads(raw) if raw else None
+
+    def _resume(self, thread_id: str, answer: JsonDict) -> RunResult:
+        state = self.graph.invoke(Command(resume=answer), self._config(thread_id), context=self.ctx)
+        return self._finish(thread_id, dict(state))
+
+    def _claim_and_resume(self, thread_id: str, by: str, answer: JsonDict) -> VoteResult:
+        if not self.ctx.store.claim(resume_claim_key(thread_id), by, CLAIM_SECONDS):
+            return VoteResult(False, "this approval has already been decided")
+        run = self._resume(thread_id, answer)
+        return VoteResult(True, f"{answer['status']} by {by}", answer.get("approvers", []), run)
+
+    def vote(self, thread_id: str, user: str, approve: bool,
+             expand_usergroup: UsergroupExpander | None = None) -> VoteResult:
+        """A person clicked Approve or Reject. Only authorised, distinct, non-requesting people count."""
+        pending = self.pending(thread_id)
+        if pending is None:
+            return VoteResult(False, "there is no pending approval on this thread")
+        if self.ctx.clock() > float(pending["expires_at"]):
+            self.ctx.audit.append("approval_expired", thread_id, {"user": user})
+            result = self._claim_and_resume(thread_id, user, {"status": "expired", "by": user})
+            return VoteResult(False, "this approval has expired; nothing will execute", run=result.run)
+        allowed = set(pending.get("groups", []))
+        if not allowed & approver_groups_of(self.ctx.policy, user, expand_usergroup):
+            self.ctx.audit.append("approval_denied", thread_id, {"user": user, "reason": "not authorised"})
+            return VoteResult(False, f"not authorised: approval needs a member of {', '.join(sorted(allowed))}")
+        if user == pending.get("requester") and not pending.get("allow_requester", True):
+            self.ctx.audit.append("approval_denied", thread_id, {"user": user, "reason": "self-approval"})
+            return VoteResult(False, "not authorised: the requester may not approve this action")
+        if not approve:
+            return self._claim_and_resume(thread_id, user, {"status": "rejected", "by": user, "approvers": [user]})
+        approvers = self.ctx.store.add_member(votes_key(thread_id), user)
+        self.ctx.audit.append("approval_vote", thread_id, {"user": user, "approvers": approvers})
+        needed = int(pending.get("count", 1))
+        if len(approvers) < needed:
+            return VoteResult(True, f"approval {len(approvers)} of {needed} recorded", approvers)
+        return self._claim_and_resume(thread_id, user, {"status": "approved", "by": user, "approvers": approvers})
+
+    def expire_due(self) -> list[RunResult]:
+        """Close every pending approval whose time is up: marked expired, never executed."""
+        closed: list[RunResult] = []
+        for key in self.ctx.store.keys("pending:"):
+            thread_id = key.removeprefix("pending:")
+            pending = self.pending(thread_id)
+            if pending is None or self.ctx.clock() <= float(pending["expires_at"]):
+                continue
+            result = self._claim_and_resume(thread_id, "opsbot:expiry", {"status": "expired", "by": "opsbot"})
+            if result.run is not None:
+                closed.append(result.run)
+        return closed
+
+    def preview(self, run_input: RunInput, thread_id: str = "preview") -> JsonDict:
+        """parse → retrieve → plan → audit → decide, with nothing executed and nothing logged."""
+        runtime = Runtime(context=self.ctx)
+        state: GraphState = {"thread_id": thread_id, "input": run_input}
+        state.update(parse(state, runtime))  # type: ignore[typeddict-item]
+        if state["intent"]["action"] not in CONTROL_ACTIONS:
+            for node in (retrieve, plan, audit, decide):
+                state.update(node(state, runtime))  # type: ignore[typeddict-item]
+        return contract(dict(state))
+
+
+def contract(state: JsonDict) -> JsonDict:
+    """The `opsbot plan --json` contract of DESIGN.md §3."""
+    intent = state.get("intent", {})
+    decision = state.get("decision", {"decision": "none", "approvers": [], "reasons": []})
+    if intent.get("action") in CONTROL_ACTIONS:
+        decision = {"decision": "none", "approvers": [], "reasons": intent.get("errors", [])}
+    audit_verdict = state.get("audit", {"verdict": "pass", "reasons": []})
+    return {
+        "intent": {"action": intent.get("action"), "params": intent.get("params", {})},
+        "decision": decision.get("decision"),
+        "approvers": decision.get("approvers", []),
+        "plan": [{"action": s["action"], "params": s["params"]} for s in state.get("plan", [])],
+        "audit": {"verdict": audit_verdict.get("verdict"), "reasons": audit_verdict.get("reasons", [])},
+        "reasons": decision.get("reasons", []),
+    }

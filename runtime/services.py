@@ -1,0 +1,42 @@
+"""Wiring: settings in, a ready Pipeline out. The one place that opens files and connections."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from graph.context import GraphContext, Notifier, SilentNotifier
+from knowledge.retrieval import NoKnowledge
+from policies.engine import load_policy, load_prices
+from runtime.audit_log import AuditLog
+from runtime.config import Settings
+from runtime.pipeline import Pipeline
+from runtime.store import open_store
+from tools.base import AwsClients
+
+
+def build_context(settings: Settings, notifier: Notifier | None = None) -> GraphContext:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return GraphContext(
+        settings=settings,
+        clients=AwsClients(endpoint_url=settings.aws_endpoint_url),
+        policy=load_policy(settings.policy_file),
+        prices=load_prices(),
+        store=open_store(settings.redis_url, settings.store_path),
+        audit=AuditLog(settings.audit_log_path),
+        retriever=NoKnowledge(),
+        notifier=notifier or SilentNotifier(),
+    )
+
+
+def open_pipeline(settings: Settings, notifier: Notifier | None = None) -> Pipeline:
+    ctx = build_context(settings, notifier)
+    connection = sqlite3.connect(settings.checkpoint_path, check_same_thread=False)
+    return Pipeline(ctx, SqliteSaver(connection))
+
+
+def with_notifier(pipeline: Pipeline, notifier: Notifier) -> Pipeline:
+    pipeline.ctx = replace(pipeline.ctx, notifier=notifier)
+    return pipeline
