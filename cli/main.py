@@ -12,7 +12,7 @@ from typing import Any
 
 from graph.render import summary
 from policies.engine import PolicyError
-from runtime.audit_log import verify
+from runtime.audit_log import AuditLogError, verify
 from runtime.config import Settings
 from runtime.pipeline import Pipeline, RunResult
 from runtime.services import open_pipeline
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
         return int(args.run(args, settings))
-    except (ValueError, PolicyError, StoreUnavailable, OSError) as error:
+    except (ValueError, PolicyError, StoreUnavailable, AuditLogError, OSError) as error:
         return fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
     except KeyboardInterrupt:
         return fail("interrupted")

@@ -62,16 +62,17 @@ def _alarms_line(ctx: GraphContext) -> str:
 
 
 def pause(ctx: GraphContext, intent: Intent) -> str:
-    if not (local_operator(intent.requester) or can_control(ctx.policy, intent.requester)):
-        return f"{intent.requester or 'unknown user'} may not pause automation; ask a member of " + \
-            ", ".join(ctx.policy.control_groups)
+    if not (local_operator(intent.requester) or can_control(ctx.policy, intent.requester, "pause")):
+        return (f"{intent.requester or 'unknown user'} may not pause automation; ask a member of "
+                + ", ".join(ctx.policy.control.pause))
     set_paused(ctx.store, intent.requester, ctx.clock(), intent.text)
     return "Automation PAUSED. Nothing will execute until someone authorised says resume."
 
 
 def resume(ctx: GraphContext, intent: Intent) -> str:
-    if not (local_operator(intent.requester) or can_control(ctx.policy, intent.requester)):
-        return f"{intent.requester or 'unknown user'} may not resume automation"
+    if not (local_operator(intent.requester) or can_control(ctx.policy, intent.requester, "resume")):
+        return (f"{intent.requester or 'unknown user'} may not resume automation; ask a member of "
+                + ", ".join(ctx.policy.control.resume))
     clear_paused(ctx.store)
     return "Automation resumed."
 

@@ -167,9 +167,7 @@ def _utc_now() -> datetime:
 class AuditLog:
     """Appends hash-chained entries to one JSON-lines file."""
 
-    def __init__(
-        self, path: Path, *, fsync: bool = False, clock: Callable[[], datetime] = _utc_now
-    ) -> None:
+    def __init__(self, path: Path, *, fsync: bool = False, clock: Callable[[], datetime] = _utc_now) -> None:
         self._path = Path(path)
         self._fsync = fsync
         self._clock = clock
@@ -271,7 +269,9 @@ def _parse(line: bytes) -> dict[str, Any] | None:
         return None
     if not isinstance(record["data"], dict):
         return None
-    if not all(isinstance(record[name], str) and _HEX64.fullmatch(record[name]) for name in ("prev_hash", "hash")):
+    if not all(
+        isinstance(record[name], str) and _HEX64.fullmatch(record[name]) for name in ("prev_hash", "hash")
+    ):
         return None
     return record
 

@@ -13,6 +13,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Protocol, TypeVar, cast, runtime_checkable
 import redis
 from redis import exceptions as redis_errors
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 _BUSY_TIMEOUT_SECONDS = 30.0
 _REDIS_SOCKET_TIMEOUT_SECONDS = 5.0
@@ -153,7 +154,7 @@ class RedisStore:
         self._incr_script = self._client.register_script(_INCR_IN_WINDOW)
         self._add_script = self._client.register_script(_ADD_AND_LIST)
 
-    def _call(self, operation: Callable[[], T]) -> T:
+    def _call(self, operation: Callable[[], _T]) -> _T:
         try:
             return operation()
         except _REDIS_UNAVAILABLE as error:
@@ -230,9 +231,17 @@ CREATE INDEX IF NOT EXISTS entries_expires_at ON entries (expires_at) WHERE expi
 """
 
 
+class _HeldConnection:
+    """One thread's connection; when the thread ends this object goes, and a finalizer closes it."""
+
+    __slots__ = ("__weakref__", "connection")
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+
 class _ThreadConnection(threading.local):
-    connection: sqlite3.Connection | None = None
-    pid: int = 0
+    held: _HeldConnection | None = None
 
 
 class SqliteStore:
@@ -247,7 +256,9 @@ class SqliteStore:
         self._path = Path(path)
         self._clock = clock
         self._local = _ThreadConnection()
-        self._opened: list[sqlite3.Connection] = []
+        self._closers: list[weakref.finalize[[], _HeldConnection]] = []
+        self._inherited: list[_HeldConnection] = []
+        self._pid = os.getpid()
         self._opened_lock = threading.Lock()
         # Serialises this process's writers before SQLite's file lock does, sparing them the busy-wait.
         self._write_lock = threading.Lock()
@@ -262,21 +273,36 @@ class SqliteStore:
     # -- connections and transactions
 
     def _connection(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():
+            self._forget_connections_of_parent()
         local = self._local
-        if local.connection is None or local.pid != os.getpid():
+        if local.held is None:
             connection = sqlite3.connect(
                 self._path,
                 timeout=_BUSY_TIMEOUT_SECONDS,
                 isolation_level=None,
-                check_same_thread=False,  # used by one thread only; closed by close() from another
+                check_same_thread=False,  # used by its thread only, but closed by whoever outlives it
             )
             connection.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_SECONDS * 1000)}")
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = FULL")
-            local.connection, local.pid = connection, os.getpid()
+            local.held = _HeldConnection(connection)
+            closer = weakref.finalize(local.held, connection.close)
             with self._opened_lock:
-                self._opened.append(connection)
-        return local.connection
+                self._closers = [*(known for known in self._closers if known.alive), closer]
+        return local.held.connection
+
+    def _forget_connections_of_parent(self) -> None:
+        """After a fork, open fresh connections; the parent's are kept open, unused, because SQLite
+        forbids carrying a connection across fork, and closing one would drop this process's locks."""
+        with self._opened_lock:
+            for closer in self._closers:
+                detached = closer.detach()
+                if detached is not None:
+                    self._inherited.append(detached[0])
+            self._closers = []
+            self._local = _ThreadConnection()
+            self._pid = os.getpid()
 
     def _create_schema(self) -> None:
         with self._transaction() as connection:
@@ -431,7 +457,7 @@ class SqliteStore:
 
     def close(self) -> None:
         with self._opened_lock:
-            opened, self._opened = self._opened, []
-        for connection in opened:
-            connection.close()
+            closers, self._closers = self._closers, []
+        for closer in closers:
+            closer()
         self._local = _ThreadConnection()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -281,6 +283,22 @@ def test_sqlite_store_persists_across_reopening(tmp_path: Path) -> None:
     assert second.peek_count("rate:x") == 1
     assert second.get("dedup:short") is None
     second.close()
+
+
+def test_sqlite_connections_of_finished_threads_are_closed(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "coordination.sqlite")
+    store.put("warm", "1")
+    open_before = len(os.listdir("/proc/self/fd"))
+    for index in range(30):
+        thread = threading.Thread(target=store.put, args=(f"short-lived:{index}", "1"))
+        thread.start()
+        thread.join()
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) - open_before < 5
+    assert len(store.keys("short-lived:")) == 30
+    store.close()
+    assert store.get("warm") == "1"  # close() drops connections; the next call opens a fresh one
+    store.close()
 
 
 def _claim_in_child(path: str, owner: str, barrier: Any, results: Any) -> None:

@@ -13,17 +13,31 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tools.base import AwsClients, JsonDict, ToolError
+from tools.base import AwsClients, JsonDict, ToolError, VerifyResult
 
 ENVIRONMENT_TAG_KEYS = ("Environment", "env", "Env")
 ASG_TAG_KEY = "aws:autoscaling:groupName"
+
+DRY_RUN_VERIFIED = VerifyResult(
+    ok=True, detail="Dry run: nothing was changed, so there is nothing to verify."
+)
+
+
+def nothing_to_roll_back(record: JsonDict) -> JsonDict | None:
+    """The rollback answer for a dry-run record (nothing was changed), else None."""
+    if record.get("dry_run"):
+        return {"dry_run": True, "rolled_back": False, "detail": "The run was a dry run; nothing to undo."}
+    return None
 
 
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def _error_message(exc: ClientError) -> str:
+def describe_error(exc: ClientError | BotoCoreError) -> str:
+    """AWS's own message for an error, without boto's "An error occurred (...)" framing."""
+    if not isinstance(exc, ClientError):
+        return str(exc).rstrip(".")
     message = exc.response.get("Error", {}).get("Message") or error_code(exc) or "unknown error"
     return str(message).rstrip(".")
 
@@ -34,9 +48,9 @@ def aws_errors(doing: str) -> Iterator[None]:
     try:
         yield
     except ClientError as exc:
-        raise ToolError(f"AWS refused to {doing}: {_error_message(exc)}.") from exc
+        raise ToolError(f"AWS refused to {doing}: {describe_error(exc)}.") from exc
     except BotoCoreError as exc:
-        raise ToolError(f"Could not reach AWS to {doing}: {exc}.") from exc
+        raise ToolError(f"Could not reach AWS to {doing}: {describe_error(exc)}.") from exc
 
 
 def dry_run_check(call: Callable[..., Any], doing: str, **kwargs: Any) -> None:
@@ -46,9 +60,9 @@ def dry_run_check(call: Callable[..., Any], doing: str, **kwargs: Any) -> None:
     except ClientError as exc:
         if error_code(exc) == "DryRunOperation":
             return
-        raise ToolError(f"A dry run to {doing} failed: {_error_message(exc)}.") from exc
+        raise ToolError(f"A dry run to {doing} failed: {describe_error(exc)}.") from exc
     except BotoCoreError as exc:
-        raise ToolError(f"Could not reach AWS to {doing}: {exc}.") from exc
+        raise ToolError(f"Could not reach AWS to {doing}: {describe_error(exc)}.") from exc
     raise ToolError(f"AWS did not honour DryRun when asked to {doing}; stopping to be safe.")
 
 
@@ -64,9 +78,11 @@ def get_instance(clients: AwsClients, instance_id: str, region: str) -> JsonDict
     except ClientError as exc:
         if error_code(exc).startswith("InvalidInstanceID"):
             raise ToolError(f"Instance {instance_id} was not found in {region}.") from exc
-        raise ToolError(f"AWS refused to describe instance {instance_id}: {_error_message(exc)}.") from exc
+        raise ToolError(f"AWS refused to describe instance {instance_id}: {describe_error(exc)}.") from exc
     except BotoCoreError as exc:
-        raise ToolError(f"Could not reach AWS to describe instance {instance_id}: {exc}.") from exc
+        raise ToolError(
+            f"Could not reach AWS to describe instance {instance_id}: {describe_error(exc)}."
+        ) from exc
     instances = [inst for res in reservations for inst in res.get("Instances", [])]
     if not instances:
         raise ToolError(f"Instance {instance_id} was not found in {region}.")
