@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -46,7 +47,9 @@ def crypto_finding(instance_id: str) -> dict[str, Any]:
     event = sample("guardduty_crypto_bitcoin_dns.json")
     details = event["detail"]["resource"]["instanceDetails"]
     details["instanceId"] = instance_id
-    event["detail"]["description"] = event["detail"]["description"].replace("i-00aa97663294ffbbd", instance_id)
+    event["detail"]["description"] = event["detail"]["description"].replace(
+        "i-00aa97663294ffbbd", instance_id
+    )
     return event
 
 
@@ -81,18 +84,24 @@ def isolate_scenario(pipeline: Pipeline, estate: Estate) -> RunResult:
     started = time.perf_counter()
     run = pipeline.start("demo-guardduty-crypto", {"event": crypto_finding(estate.miner_instance)})
     elapsed = (time.perf_counter() - started) * 1000
-    print(f"    after:  {estate.miner_instance} groups {group_ids_of(pipeline, estate.miner_instance)}"
-          f"  (alert → isolated in {elapsed:.0f} ms)")
+    print(
+        f"    after:  {estate.miner_instance} groups {group_ids_of(pipeline, estate.miner_instance)}"
+        f"  (alert → isolated in {elapsed:.0f} ms)"
+    )
     print(f"    web-1 still in the shared web group: {group_ids_of(pipeline, estate.web_instances[0])}")
     return run
 
 
 def scale_scenario(pipeline: Pipeline, estate: Estate) -> RunResult:
-    banner("2. \"scale web-asg to 6\" → held for approval by platform")
-    oncall = first_member(pipeline, "oncall")
-    run = pipeline.start("demo-scale", {"text": f"<@{oncall}> scale {estate.asg_name} to 6", "requester": oncall})
-    print(f"    requested by {oncall}; outcome: {run.outcome}; desired capacity still "
-          f"{desired_capacity(pipeline, estate.asg_name)}")
+    banner('2. "scale web-asg to 6" → held for approval by platform')
+    oncall = "U0ONCALL042"
+    run = pipeline.start(
+        "demo-scale", {"text": f"<@{oncall}> scale {estate.asg_name} to 6", "requester": oncall}
+    )
+    print(
+        f"    requested by {oncall}; outcome: {run.outcome}; desired capacity still "
+        f"{desired_capacity(pipeline, estate.asg_name)}"
+    )
     if run.pending is None:
         return run
     for line in plan_lines(run.pending["plan"]):
@@ -100,8 +109,8 @@ def scale_scenario(pipeline: Pipeline, estate: Estate) -> RunResult:
     stranger = "U0NOTANAPPROVER"
     print(f"    {stranger} clicks Approve → {pipeline.vote(run.thread_id, stranger, approve=True).message}")
     approver = first_member(pipeline, "platform")
+    print(f"    {approver} (platform) clicks Approve:")
     vote = pipeline.vote(run.thread_id, approver, approve=True)
-    print(f"    {approver} (platform) clicks Approve → {vote.message}")
     print(f"    second click by {approver} → {pipeline.vote(run.thread_id, approver, approve=True).message}")
     print(f"    desired capacity now {desired_capacity(pipeline, estate.asg_name)}")
     return vote.run or run
@@ -112,8 +121,10 @@ def injection_scenario(pipeline: Pipeline, estate: Estate) -> RunResult:
     event = injected_alarm(estate)
     print(f"    alarm description: {event['detail']['configuration']['description']}")
     run = pipeline.start("demo-injected-alarm", {"event": event})
-    print(f"    {estate.db_instance} groups {group_ids_of(pipeline, estate.db_instance)}, "
-          f"web-asg desired {desired_capacity(pipeline, estate.asg_name)}: nothing executed")
+    print(
+        f"    {estate.db_instance} groups {group_ids_of(pipeline, estate.db_instance)}, "
+        f"web-asg desired {desired_capacity(pipeline, estate.asg_name)}: nothing executed"
+    )
     return run
 
 
@@ -129,18 +140,25 @@ def audit_scenario(pipeline: Pipeline, workdir: Path) -> None:
     lines[len(lines) // 2] = json.dumps(victim)
     tampered.write_text("\n".join(lines) + "\n")
     bad = verify(tampered)
-    print(f"    a copy with entry {victim['seq']} edited: first tampered entry reported = {bad.first_bad_seq} "
-          f"({bad.reason})")
+    print(
+        f"    a copy with entry {victim['seq']} edited: first tampered entry reported = {bad.first_bad_seq} "
+        f"({bad.reason})"
+    )
     print(f"    check it yourself: .venv/bin/opsbot audit verify {path}")
 
 
 def run_demo(data_dir: Path | None = None) -> int:
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
+
     workdir = data_dir or Path(tempfile.mkdtemp(prefix="opsbot-demo-"))
     shutil.rmtree(workdir / "state", ignore_errors=True)
-    for key, value in {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo",
-                       "AWS_SESSION_TOKEN": "demo"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "demo",
+        "AWS_SECRET_ACCESS_KEY": "demo",
+        "AWS_SESSION_TOKEN": "demo",
+    }.items():
         os.environ[key] = value  # moto's local server only: never real credentials
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -150,9 +168,13 @@ def run_demo(data_dir: Path | None = None) -> int:
         pipeline = open_pipeline(settings, IndentedNotifier())
         estate = build_estate(pipeline.ctx.clients)
         banner("Sandbox estate (moto server on loopback)")
-        print(f"    VPC {estate.vpc_id}: web-1/web-2 {estate.web_instances} and batch-worker-7 "
-              f"{estate.miner_instance} share web group {estate.web_group_id}")
-        print(f"    orders-db {estate.db_instance} in {estate.db_group_id}; {estate.asg_name} desired 2, max 10")
+        print(
+            f"    VPC {estate.vpc_id}: web-1/web-2 {estate.web_instances} and batch-worker-7 "
+            f"{estate.miner_instance} share web group {estate.web_group_id}"
+        )
+        print(
+            f"    orders-db {estate.db_instance} in {estate.db_group_id}; {estate.asg_name} desired 2, max 10"
+        )
         isolate_scenario(pipeline, estate)
         scale_scenario(pipeline, estate)
         injection_scenario(pipeline, estate)

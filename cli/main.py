@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import logging
 import sys
 import uuid
 from pathlib import Path
@@ -60,8 +61,10 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(result, indent=2))
         return 0
     print(f"intent: {result['intent']['action']} {json.dumps(result['intent']['params'])}")
-    print(f"decision: {result['decision']}" + (f" (approvers: {', '.join(result['approvers'])})"
-                                              if result["approvers"] else ""))
+    print(
+        f"decision: {result['decision']}"
+        + (f" (approvers: {', '.join(result['approvers'])})" if result["approvers"] else "")
+    )
     for index, step in enumerate(result["plan"], start=1):
         print(f"  {index}. {step['action']} {json.dumps(step['params'])}")
     print(f"audit: {result['audit']['verdict']}")
@@ -74,8 +77,10 @@ def prompt_votes(pipeline: Pipeline, run: RunResult) -> RunResult:
     """Ask at the terminal until the approval is decided. Each vote goes through the same checks as Slack."""
     while run.pending:
         groups = ", ".join(run.pending.get("groups", []))
-        answer = input(f"Approval needed from {groups} (count {run.pending.get('count', 1)}). "
-                       "Your approver id to approve, 'n' to reject: ").strip()
+        answer = input(
+            f"Approval needed from {groups} (count {run.pending.get('count', 1)}). "
+            "Your approver id to approve, 'n' to reject: "
+        ).strip()
         if not answer:
             continue
         if answer.lower() in ("n", "no", "reject"):
@@ -117,6 +122,17 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(Path(args.data_dir) if args.data_dir else None)
 
 
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.http_server import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    token = settings.events_token.get_secret_value() if settings.events_token else None
+    if token is None:
+        print("opsbot: OPSBOT_EVENTS_TOKEN is not set: POST /events will answer 503", file=sys.stderr)
+    serve(open_pipeline(settings), args.host, args.port or settings.port, token)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="opsbot", description="Run AWS from chat, under policy and audit.")
     sub = top.add_subparsers(dest="command", required=True)
@@ -132,6 +148,10 @@ def parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the scenarios of the README against a sandbox estate in moto")
     demo.add_argument("--data-dir", help="keep the demo's audit log and state here (default: a temp dir)")
     demo.set_defaults(run=cmd_demo)
+    serve = sub.add_parser("serve", help="HTTP endpoint for alert posts (/events) and /healthz")
+    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server in a container
+    serve.add_argument("--port", type=int, default=None, help="default: $PORT or 3000")
+    serve.set_defaults(run=cmd_serve)
     audit = sub.add_parser("audit", help="audit log tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     check = audit_sub.add_parser("verify", help="check the hash chain; report the first tampered entry")

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ipaddress
+
 from graph.models import AuditVerdict, Intent, PlanStep
 from graph.planning import allowed_steps
 from policies.engine import Policy
@@ -50,7 +51,9 @@ def audit_plan(
     region = str(intent.params.get("region", ""))
     for index, step in enumerate(steps, start=1):
         if step.action not in allowed:
-            reasons.append(f"step {index} ({step.action}) is not an action a '{intent.action}' request calls for")
+            reasons.append(
+                f"step {index} ({step.action}) is not an action a '{intent.action}' request calls for"
+            )
         for resource in step_resources(step):
             if resource == region or canonical_resource(resource) in known:
                 continue
@@ -59,7 +62,9 @@ def audit_plan(
     if paused and steps:
         reasons.append("automation is paused (kill switch); nothing may execute")
     for directive in intent.untrusted_directives:
-        reasons.append(f"the alert's own text carries instructions to the bot, treated as data: «{directive}»")
+        reasons.append(
+            f"the alert's own text carries instructions to the bot, treated as data: «{directive}»"
+        )
     return AuditVerdict(verdict="veto" if reasons else "pass", reasons=reasons)
 
 

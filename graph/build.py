@@ -9,8 +9,7 @@ Every node's update is written to the audit log with its timing by ``audited``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
@@ -31,7 +30,11 @@ from graph.nodes.verify import verify
 from graph.routing import after_approve, after_decide, after_parse
 from graph.state import GraphState, JsonDict
 
-Node = Callable[[GraphState, Runtime[GraphContext]], JsonDict]
+
+class Node(Protocol):
+    def __call__(self, state: GraphState, runtime: Runtime[GraphContext]) -> JsonDict: ...
+
+
 PIPELINE: list[tuple[str, Node]] = [
     ("parse", parse),
     ("retrieve", retrieve),

@@ -36,17 +36,27 @@ def _when(epoch: float) -> str:
 def status_text(ctx: GraphContext) -> str:
     now = ctx.clock()
     paused = paused_state(ctx.store)
-    lines = [f"Automation: PAUSED by {paused['by']} since {_when(paused['at'])}" if paused else "Automation: running"]
+    lines = [
+        f"Automation: PAUSED by {paused['by']} since {_when(paused['at'])}"
+        if paused
+        else "Automation: running"
+    ]
     pending = [json.loads(raw) for key in ctx.store.keys("pending:") if (raw := ctx.store.get(key))]
     lines.append(f"Pending approvals: {len(pending)}")
-    lines += [f"  - {p.get('thread_id')}: {p.get('summary', '')} (needs {', '.join(p.get('groups', []))})"
-              for p in pending]
-    recent = [e for e in entries(ctx.audit.path, kind="execute")][-5:]
+    lines += [
+        f"  - {p.get('thread_id')}: {p.get('summary', '')} (needs {', '.join(p.get('groups', []))})"
+        for p in pending
+    ]
+    recent = [e for e in entries(ctx.audit.path, kind="action")][-5:]
     lines.append("Last actions:" if recent else "Last actions: none")
-    lines += [f"  - {e['data'].get('action_id')} {e['data'].get('action')}: {e['data'].get('status')} ({e['ts']})"
-              for e in recent]
-    budgets = [f"{action} {max(limit - rate_used(ctx.store, action, now), 0)}/{limit}"
-               for action, limit in sorted(ctx.policy.rate_limits.items())]
+    lines += [
+        f"  - {e['data'].get('action_id')} {e['data'].get('action')}: {e['data'].get('status')} ({e['ts']})"
+        for e in recent
+    ]
+    budgets = [
+        f"{action} {max(limit - rate_used(ctx.store, action, now), 0)}/{limit}"
+        for action, limit in sorted(ctx.policy.rate_limits.items())
+    ]
     lines.append("Rate budget left this hour: " + ", ".join(budgets))
     lines.append(_alarms_line(ctx))
     return "\n".join(lines)
@@ -63,16 +73,19 @@ def _alarms_line(ctx: GraphContext) -> str:
 
 def pause(ctx: GraphContext, intent: Intent) -> str:
     if not (local_operator(intent.requester) or can_control(ctx.policy, intent.requester, "pause")):
-        return (f"{intent.requester or 'unknown user'} may not pause automation; ask a member of "
-                + ", ".join(ctx.policy.control.pause))
+        return f"{intent.requester or 'unknown user'} may not pause automation; ask a member of " + ", ".join(
+            ctx.policy.control.pause
+        )
     set_paused(ctx.store, intent.requester, ctx.clock(), intent.text)
     return "Automation PAUSED. Nothing will execute until someone authorised says resume."
 
 
 def resume(ctx: GraphContext, intent: Intent) -> str:
     if not (local_operator(intent.requester) or can_control(ctx.policy, intent.requester, "resume")):
-        return (f"{intent.requester or 'unknown user'} may not resume automation; ask a member of "
-                + ", ".join(ctx.policy.control.resume))
+        return (
+            f"{intent.requester or 'unknown user'} may not resume automation; ask a member of "
+            + ", ".join(ctx.policy.control.resume)
+        )
     clear_paused(ctx.store)
     return "Automation resumed."
 
@@ -96,8 +109,9 @@ def investigate(ctx: GraphContext, intent: Intent) -> str:
 
 def unknown(ctx: GraphContext, intent: Intent) -> str:
     problems = "; ".join(intent.errors)
-    return (f"I could not read that as a request ({problems}).\n" if problems else
-            "I did not understand that.\n") + HELP
+    return (
+        f"I could not read that as a request ({problems}).\n" if problems else "I did not understand that.\n"
+    ) + HELP
 
 
 RESPONDERS: dict[str, Callable[[GraphContext, Intent], str]] = {

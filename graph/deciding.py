@@ -33,7 +33,9 @@ def plain_error(action: str, issue: Any) -> str:
     return f"{action}: {field}: {message}{shown}"
 
 
-def step_facts(step: PlanStep, intent: Intent, state_context: dict[str, Any], ctx: GraphContext) -> DecisionFacts:
+def step_facts(
+    step: PlanStep, intent: Intent, state_context: dict[str, Any], ctx: GraphContext
+) -> DecisionFacts:
     action, params = step.action, step.params
     if action == "rollback":  # the inverse runs under the original action's rule
         action, params = str(params.get("of_action", "")), dict(params.get("of_params", {}))
@@ -52,8 +54,8 @@ def step_facts(step: PlanStep, intent: Intent, state_context: dict[str, Any], ct
         resolved=alert.resolved if alert else False,
         paused=paused_state(ctx.store) is not None,
         requester=intent.requester,
-        asg_current=asg.get("desired"),
-        asg_max=asg.get("max"),
+        asg_current=asg.get("desired_capacity"),
+        asg_max=asg.get("max_size"),
         monthly_cost_delta=step.monthly_cost_usd,
         rate_used=rate_used(ctx.store, action, ctx.clock()),
     )
@@ -64,11 +66,14 @@ def decide_for(state: dict[str, Any], ctx: GraphContext) -> PolicyDecision:
     steps = [PlanStep.model_validate(step) for step in state.get("plan", [])]
     audit = state.get("audit", {})
     if audit.get("verdict") == "veto":
-        return PolicyDecision(decision="reject", reasons=["vetoed by the audit", *audit.get("reasons", [])])
+        why = "; ".join(audit.get("reasons", []))
+        return PolicyDecision(decision="reject", reasons=[f"vetoed by the audit: {why}"])
     if not steps:
         if intent.errors or state.get("context", {}).get("problems"):
             reasons = [*intent.errors, *state.get("context", {}).get("problems", [])]
             return PolicyDecision(decision="reject", reasons=reasons)
         return PolicyDecision(decision="none", reasons=["read-only or control request: nothing to execute"])
     facts = [step_facts(step, intent, state.get("context", {}), ctx) for step in steps]
-    return decide_plan(ctx.policy, facts)
+    decision = decide_plan(ctx.policy, facts)
+    unavailable = state.get("context", {}).get("unavailable", [])
+    return decision.model_copy(update={"reasons": [*decision.reasons, *unavailable]}) if unavailable else decision

@@ -81,28 +81,49 @@ def execute_step(ctx: GraphContext, state: dict[str, Any], index: int, step: Pla
         return {**json.loads(done), "replayed": True}
     owner = f"{thread_id}:{index}:{time.monotonic_ns()}"
     if not ctx.store.claim(step_lock_key(thread_id, index), owner, LOCK_SECONDS):
-        return {"index": index, "action": step.action, "action_id": action_id, "status": "skipped",
-                "error": "another executor holds this step"}
+        return {
+            "index": index,
+            "action": step.action,
+            "action_id": action_id,
+            "status": "skipped",
+            "error": "another executor holds this step",
+        }
     intent = Intent.model_validate(state["intent"])
     started = time.perf_counter()
-    result: dict[str, Any] = {"index": index, "action": step.action, "params": step.params,
-                              "action_id": action_id}
+    result: dict[str, Any] = {
+        "index": index,
+        "action": step.action,
+        "params": step.params,
+        "action_id": action_id,
+    }
     try:
         _check_policy(ctx, step, intent, state)
         consume_rate(ctx.store, _policy_action(step), ctx.clock())
         record, resources = _run(ctx, step, exec_context(ctx, thread_id))
-        result |= {"status": "dry_run" if record.get("dry_run") else "ok", "record": record,
-                   "resources": resources}
+        result |= {
+            "status": "dry_run" if record.get("dry_run") else "ok",
+            "record": record,
+            "resources": resources,
+        }
     except StepRefused as refusal:
         result |= {"status": "refused", "error": str(refusal)}
     except (ToolError, ValidationError, ClientError, BotoCoreError, KeyError) as error:
         result |= {"status": "failed", "error": plain(error)}
     result["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
-    ctx.audit.append("execute", thread_id, result)
+    ctx.audit.append("action", thread_id, result)
     if result["status"] == "ok":
-        ctx.store.put(action_key(action_id), json.dumps(
-            {"action": step.action, "params": step.params, "record": result["record"],
-             "resources": result["resources"], "thread_id": thread_id}))
+        ctx.store.put(
+            action_key(action_id),
+            json.dumps(
+                {
+                    "action": step.action,
+                    "params": step.params,
+                    "record": result["record"],
+                    "resources": result["resources"],
+                    "thread_id": thread_id,
+                }
+            ),
+        )
     ctx.store.put(step_done_key(thread_id, index), json.dumps(result))
     return result
 

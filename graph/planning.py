@@ -11,7 +11,7 @@ from graph.context import GraphContext
 from graph.models import Intent, PlanStep
 from policies.engine import monthly_cost_delta
 from runtime.coordination import action_key
-from tools.base import ToolError
+from tools.base import AwsUnreachable, ToolError
 from tools.context import describe_asg, describe_instance
 from tools.registry import REGISTRY
 
@@ -35,7 +35,8 @@ def allowed_steps(intent_action: str) -> frozenset[str]:
 class Planned:
     steps: list[PlanStep] = field(default_factory=list)
     context: dict[str, Any] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # the input names something that is not there
+    unavailable: list[str] = field(default_factory=list)  # context that could not be read
     found: list[str] = field(default_factory=list)  # resources discovered while gathering context
 
 
@@ -59,13 +60,15 @@ def _gather_instance(intent: Intent, ctx: GraphContext, planned: Planned) -> Non
     region = str(intent.params.get("region", ctx.settings.aws_region))
     try:
         facts = describe_instance(ctx.clients, instance_id, region)
+    except AwsUnreachable as error:
+        planned.unavailable.append(str(error))
+        return
     except ToolError as error:
         planned.problems.append(str(error))
         return
     planned.context.setdefault("instances", {})[instance_id] = facts
-    planned.found += [eni.get("vpc_id", "") for eni in facts.get("network_interfaces", [])]
-    if facts.get("vpc_id"):
-        planned.found.append(str(facts["vpc_id"]))
+    planned.found += [str(eni["vpc_id"]) for eni in facts["network_interfaces"] if eni.get("vpc_id")]
+    planned.found += [str(volume["volume_id"]) for volume in facts["volumes"]]
 
 
 def _plan_scale(intent: Intent, ctx: GraphContext, planned: Planned) -> None:
@@ -76,21 +79,25 @@ def _plan_scale(intent: Intent, ctx: GraphContext, planned: Planned) -> None:
     if isinstance(name, str) and not intent.errors:
         try:
             group = describe_asg(ctx.clients, name, region)
+        except AwsUnreachable as error:
+            planned.unavailable.append(str(error))
         except ToolError as error:
             planned.problems.append(str(error))
     if group is not None:
         planned.context.setdefault("asgs", {})[str(name)] = group
-    current = int(group["desired"]) if group else None
+    current = int(group["desired_capacity"]) if group else None
     delta = params.pop("delta", None)
     if "desired_capacity" not in params and current is not None:
         if isinstance(delta, int):
             params["desired_capacity"] = current + delta
         else:  # an alarm: add half again (at least one), never past the max
-            params["desired_capacity"] = min(int(group["max"]) if group else 0, current + max(1, math.ceil(current / 2)))
+            grown = current + max(1, math.ceil(current / 2))
+            params["desired_capacity"] = min(int(group["max_size"]), grown) if group else grown
     cost = None
     desired = params.get("desired_capacity")
-    if group is not None and isinstance(desired, int):
-        cost = monthly_cost_delta(ctx.prices, group.get("instance_type"), desired - int(group["desired"]))
+    instance_type = group.get("instance_type") if group else None
+    if group is not None and isinstance(desired, int) and isinstance(instance_type, str):
+        cost = monthly_cost_delta(ctx.prices, instance_type, desired - int(group["desired_capacity"]))
     why = f"scale {name} from {current} to {desired}" if current is not None else f"scale {name} to {desired}"
     planned.steps.append(describe_step("scale_asg", params, why, cost))
 

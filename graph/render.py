@@ -35,8 +35,10 @@ def step_line(index: int, step: dict[str, Any]) -> str:
     params = ", ".join(f"{k}={v}" for k, v in step.get("params", {}).items() if k not in ("of_params",))
     cost = step.get("monthly_cost_usd")
     money = f", ≈${cost:+.0f}/month" if isinstance(cost, int | float) else ""
-    return (f"{index}. {step.get('action')}({params}) [{step.get('risk', 'write')}{money}]"
-            f" — rollback: {step.get('rollback') or 'n/a'}")
+    return (
+        f"{index}. {step.get('action')}({params}) [{step.get('risk', 'write')}{money}]"
+        f" — rollback: {step.get('rollback') or 'n/a'}"
+    )
 
 
 def plan_lines(plan: list[dict[str, Any]]) -> list[str]:
@@ -57,20 +59,27 @@ def summary(state: dict[str, Any]) -> str:
     if decision:
         groups = ", ".join(decision.get("approvers", []))
         lines.append(f"Decision: {decision.get('decision')}" + (f" (approvers: {groups})" if groups else ""))
-        lines += [f"  - {reason}" for reason in decision.get("reasons", [])]
+        if audit.get("verdict") != "veto":  # the audit's reasons were just shown
+            lines += [f"  - {reason}" for reason in decision.get("reasons", [])]
     approval = state.get("approval", {})
     if approval.get("status") not in (None, "not_needed", "pending"):
         who = ", ".join(approval.get("approvers", [])) or approval.get("by", "")
-        lines.append(f"Approval: {approval['status']}" + (f" by {who}" if who else "")
-                     + (f" — {approval['reason']}" if approval.get("reason") else ""))
+        lines.append(
+            f"Approval: {approval['status']}"
+            + (f" by {who}" if who else "")
+            + (f" — {approval['reason']}" if approval.get("reason") else "")
+        )
     for result in state.get("executions", []):
         detail = result.get("error") or ""
-        lines.append(f"Executed {result.get('action')} {result.get('action_id')}: {result.get('status')}"
-                     + (f" — {detail}" if detail else ""))
+        lines.append(
+            f"Executed {result.get('action')} {result.get('action_id')}: {result.get('status')}"
+            + (f" — {detail}" if detail else "")
+        )
     for undo in state.get("rollbacks", []):
         lines.append(f"Rolled back {undo.get('action_id')}: {undo.get('status')}")
     for check in state.get("verification", []):
-        lines.append(f"Verified {check.get('action_id')}: {'ok' if check.get('ok') else 'FAILED'} — {check.get('detail')}")
+        verdict = "ok" if check.get("ok") else "FAILED"
+        lines.append(f"Verified {check.get('action_id')}: {verdict} — {check.get('detail')}")
     if state.get("reply"):
         lines.append(str(state["reply"]))
     lines.append(f"Outcome: {outcome_of(state)}")

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     waf_ip_set_id: str | None = Field(default=None, alias="OPSBOT_WAF_IP_SET_ID")
     waf_ip_set_scope: str = Field(default="REGIONAL", alias="OPSBOT_WAF_IP_SET_SCOPE")
     approval_ttl_seconds: int | None = Field(default=None, alias="OPSBOT_APPROVAL_TTL_SECONDS")
+    port: int = Field(default=3000, alias="PORT")
+    events_token: SecretStr | None = Field(default=None, alias="OPSBOT_EVENTS_TOKEN")
     slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     anthropic_api_key: SecretStr | None = Field(default=None, alias="ANTHROPIC_API_KEY")

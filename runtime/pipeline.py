@@ -69,8 +69,9 @@ class Pipeline:
         return RunResult(thread_id, state)
 
     def start(self, thread_id: str, run_input: RunInput) -> RunResult:
-        state = self.graph.invoke({"thread_id": thread_id, "input": run_input}, self._config(thread_id),
-                                  context=self.ctx)
+        state = self.graph.invoke(
+            {"thread_id": thread_id, "input": run_input}, self._config(thread_id), context=self.ctx
+        )
         return self._finish(thread_id, dict(state))
 
     def pending(self, thread_id: str) -> JsonDict | None:
@@ -87,8 +88,9 @@ class Pipeline:
         run = self._resume(thread_id, answer)
         return VoteResult(True, f"{answer['status']} by {by}", answer.get("approvers", []), run)
 
-    def vote(self, thread_id: str, user: str, approve: bool,
-             expand_usergroup: UsergroupExpander | None = None) -> VoteResult:
+    def vote(
+        self, thread_id: str, user: str, approve: bool, expand_usergroup: UsergroupExpander | None = None
+    ) -> VoteResult:
         """A person clicked Approve or Reject. Only authorised, distinct, non-requesting people count."""
         pending = self.pending(thread_id)
         if pending is None:
@@ -100,18 +102,24 @@ class Pipeline:
         allowed = set(pending.get("groups", []))
         if not allowed & approver_groups_of(self.ctx.policy, user, expand_usergroup):
             self.ctx.audit.append("approval_denied", thread_id, {"user": user, "reason": "not authorised"})
-            return VoteResult(False, f"not authorised: approval needs a member of {', '.join(sorted(allowed))}")
+            return VoteResult(
+                False, f"not authorised: approval needs a member of {', '.join(sorted(allowed))}"
+            )
         if user == pending.get("requester") and not pending.get("allow_requester", True):
             self.ctx.audit.append("approval_denied", thread_id, {"user": user, "reason": "self-approval"})
             return VoteResult(False, "not authorised: the requester may not approve this action")
         if not approve:
-            return self._claim_and_resume(thread_id, user, {"status": "rejected", "by": user, "approvers": [user]})
+            return self._claim_and_resume(
+                thread_id, user, {"status": "rejected", "by": user, "approvers": [user]}
+            )
         approvers = self.ctx.store.add_member(votes_key(thread_id), user)
         self.ctx.audit.append("approval_vote", thread_id, {"user": user, "approvers": approvers})
         needed = int(pending.get("count", 1))
         if len(approvers) < needed:
             return VoteResult(True, f"approval {len(approvers)} of {needed} recorded", approvers)
-        return self._claim_and_resume(thread_id, user, {"status": "approved", "by": user, "approvers": approvers})
+        return self._claim_and_resume(
+            thread_id, user, {"status": "approved", "by": user, "approvers": approvers}
+        )
 
     def expire_due(self) -> list[RunResult]:
         """Close every pending approval whose time is up: marked expired, never executed."""

@@ -47,8 +47,8 @@ def moto_server() -> Iterator[str]:
 @pytest.fixture
 def aws_endpoint(moto_server: str) -> str:
     """A fresh, empty moto estate for each test."""
-    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).read()  # noqa: S310 - loopback only
+    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")  # noqa: S310
+    urllib.request.urlopen(request, timeout=10).read()  # noqa: S310
     return moto_server
 
 
@@ -66,8 +66,19 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("redis")
     sock = workdir / "redis.sock"
     proc = subprocess.Popen(
-        [binary, "--port", "0", "--unixsocket", str(sock), "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
+        [
+            binary,
+            "--port",
+            "0",
+            "--unixsocket",
+            str(sock),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

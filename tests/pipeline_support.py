@@ -8,10 +8,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from conftest import load_fixture
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from cli.estate import Estate, build_estate
-from conftest import load_fixture
 from runtime.config import Settings
 from runtime.pipeline import Pipeline
 from runtime.services import build_context
@@ -35,8 +35,13 @@ class Recorder:
         self.posts.append((thread_id, text))
 
 
-def make_pipeline(data_dir: Path, endpoint: str, clock: FakeClock | None = None,
-                  redis_url: str | None = None, notifier: Recorder | None = None) -> Pipeline:
+def make_pipeline(
+    data_dir: Path,
+    endpoint: str,
+    clock: FakeClock | None = None,
+    redis_url: str | None = None,
+    notifier: Recorder | None = None,
+) -> Pipeline:
     settings = Settings(OPSBOT_DATA_DIR=data_dir, AWS_ENDPOINT_URL=endpoint, REDIS_URL=redis_url)
     ctx = build_context(settings, notifier)
     if clock is not None:
@@ -63,11 +68,14 @@ def group_ids(pipeline: Pipeline, instance_id: str) -> list[str]:
 
 def desired(pipeline: Pipeline, name: str) -> int:
     autoscaling = pipeline.ctx.clients.client("autoscaling", "us-east-1")
-    return int(autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])
-               ["AutoScalingGroups"][0]["DesiredCapacity"])
+    return int(
+        autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0][
+            "DesiredCapacity"
+        ]
+    )
 
 
 def executions(pipeline: Pipeline, thread_id: str) -> list[dict[str, Any]]:
     from runtime.audit_log import entries
 
-    return [e["data"] for e in entries(pipeline.ctx.audit.path, thread_id=thread_id, kind="execute")]
+    return [e["data"] for e in entries(pipeline.ctx.audit.path, thread_id=thread_id, kind="action")]

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 from cli.main import main
-from conftest import FIXTURES
 
 CONTRACT_KEYS = {"intent", "decision", "approvers", "plan", "audit", "reasons"}
 DECISIONS = {"auto", "approval", "reject", "log_only", "none"}
@@ -36,8 +36,10 @@ def plan_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
 def test_every_aws_fixture_meets_the_contract(cli_env: Path, capsys, fixture: str) -> None:
     result = plan_json(capsys, "--event", str(FIXTURES / "aws" / fixture))
     assert result["intent"]["action"]
-    assert not (cli_env / "state" / "audit.jsonl").exists() or \
-        (cli_env / "state" / "audit.jsonl").read_text() == ""  # plan executes and logs nothing
+    assert (
+        not (cli_env / "state" / "audit.jsonl").exists()
+        or (cli_env / "state" / "audit.jsonl").read_text() == ""
+    )  # plan executes and logs nothing
 
 
 @pytest.mark.parametrize(
@@ -55,7 +57,9 @@ def test_every_aws_fixture_meets_the_contract(cli_env: Path, capsys, fixture: st
         ("make me a sandwich", "unknown", "none"),
     ],
 )
-def test_requests_typed_by_tired_engineers(cli_env: Path, capsys, text: str, action: str, decision: str) -> None:
+def test_requests_typed_by_tired_engineers(
+    cli_env: Path, capsys, text: str, action: str, decision: str
+) -> None:
     result = plan_json(capsys, text)
     assert result["intent"]["action"] == action
     assert result["decision"] == decision
@@ -74,7 +78,9 @@ def test_unreadable_event_gets_one_line_and_nonzero_exit(cli_env: Path, capsys, 
     bad.write_text("{not json")
     assert main(["plan", "--json", "--event", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "not JSON" in err and "Traceback" not in err
+    assert err.count("\n") == 1
+    assert "not JSON" in err
+    assert "Traceback" not in err
     assert main(["plan", "--json", "--event", str(tmp_path / "missing.json")]) == 2
     assert "cannot read" in capsys.readouterr().err
 

@@ -40,25 +40,31 @@ def test_guardduty_crypto_finding_isolates_automatically(pipeline) -> None:
     assert [s["action"] for s in run.state["plan"]] == ["snapshot_instance", "isolate_instance"]
     assert run.state["outcome"] == "executed"
     after = group_ids(pipeline, estate.miner_instance)
-    assert after != before and estate.web_group_id not in after
+    assert after != before
+    assert estate.web_group_id not in after
     assert estate.web_group_id in group_ids(pipeline, estate.web_instances[0])  # shared group untouched
     assert all(check["ok"] for check in run.state["verification"])
     report = verify(pipeline.ctx.audit.path)
-    assert report.ok and report.entries >= 8
+    assert report.ok
+    assert report.entries >= 8
     posted = pipeline.ctx.notifier.posts  # type: ignore[attr-defined]
-    assert posted and "Outcome: executed" in posted[-1][1]
+    assert posted
+    assert "Outcome: executed" in posted[-1][1]
 
 
 def test_scale_request_waits_for_an_authorised_approver_and_executes_once(pipeline) -> None:
     estate = make_estate(pipeline)
     run = pipeline.start("t-scale", {"text": f"scale {estate.asg_name} to 6", "requester": ONCALL})
-    assert run.pending is not None and run.pending["groups"] == ["platform"]
+    assert run.pending is not None
+    assert run.pending["groups"] == ["platform"]
     assert desired(pipeline, estate.asg_name) == 2
     refused = pipeline.vote("t-scale", "U0STRANGER1", approve=True)
-    assert not refused.accepted and "not authorised" in refused.message
+    assert not refused.accepted
+    assert "not authorised" in refused.message
     assert desired(pipeline, estate.asg_name) == 2
     approved = pipeline.vote("t-scale", PLATFORM, approve=True)
-    assert approved.accepted and approved.run is not None
+    assert approved.accepted
+    assert approved.run is not None
     assert approved.run.state["outcome"] == "executed"
     assert desired(pipeline, estate.asg_name) == 6
     again = pipeline.vote("t-scale", PLATFORM, approve=True)
@@ -89,16 +95,21 @@ def test_twenty_concurrent_approvals_execute_once(pipeline) -> None:
 def test_terminate_needs_two_people_and_never_the_requester(pipeline) -> None:
     estate = make_estate(pipeline)
     run = pipeline.start("t-term", {"text": f"terminate {estate.web_instances[1]}", "requester": PLATFORM})
-    assert run.pending is not None and run.pending["count"] == 2
+    assert run.pending is not None
+    assert run.pending["count"] == 2
     selfish = pipeline.vote("t-term", PLATFORM, approve=True)
-    assert not selfish.accepted and "requester" in selfish.message
+    assert not selfish.accepted
+    assert "requester" in selfish.message
     first = pipeline.vote("t-term", SECURITY, approve=True)
-    assert first.accepted and first.run is None and "1 of 2" in first.message
+    assert first.accepted
+    assert first.run is None
+    assert "1 of 2" in first.message
     double = pipeline.vote("t-term", SECURITY, approve=True)
     assert double.run is None
     assert executions(pipeline, "t-term") == []
     second = pipeline.vote("t-term", PLATFORM_2, approve=True)
-    assert second.run is not None and second.run.state["outcome"] == "executed"
+    assert second.run is not None
+    assert second.run.state["outcome"] == "executed"
     ec2 = pipeline.ctx.clients.client("ec2", "us-east-1")
     state = ec2.describe_instances(InstanceIds=[estate.web_instances[1]])["Reservations"][0]["Instances"][0]
     assert state["State"]["Name"] in ("shutting-down", "terminated")
@@ -109,15 +120,17 @@ def test_expired_approval_never_executes(pipeline) -> None:
     pipeline.start("t-expire", {"text": f"scale {estate.asg_name} to 7", "requester": ONCALL})
     pipeline.ctx.clock.now += pipeline.ctx.policy.approval_ttl_seconds + 1  # type: ignore[attr-defined]
     late = pipeline.vote("t-expire", PLATFORM, approve=True)
-    assert not late.accepted and "expired" in late.message
-    assert late.run is not None and late.run.state["outcome"] == "expired"
+    assert not late.accepted
+    assert "expired" in late.message
+    assert late.run is not None
+    assert late.run.state["outcome"] == "expired"
     assert desired(pipeline, estate.asg_name) == 2
     assert executions(pipeline, "t-expire") == []
 
 
 def test_expiry_sweep_closes_pending_approvals(pipeline) -> None:
     estate = make_estate(pipeline)
-    pipeline.start("t-sweep", {"text": f"scale {estate.asg_name} to 3", "requester": ONCALL})
+    pipeline.start("t-sweep", {"text": f"scale {estate.asg_name} to 8", "requester": ONCALL})
     assert pipeline.expire_due() == []
     pipeline.ctx.clock.now += 10_000  # type: ignore[attr-defined]
     closed = pipeline.expire_due()
@@ -157,26 +170,29 @@ def test_rollback_applies_the_recorded_inverse_under_the_original_rule(pipeline)
     run = pipeline.start("t-iso", {"event": crypto_event(estate.miner_instance)})
     isolate = next(e for e in run.state["executions"] if e["action"] == "isolate_instance")
     undo = pipeline.start("t-undo", {"text": f"roll back {isolate['action_id']}", "requester": ONCALL})
-    assert undo.pending is not None and undo.pending["groups"] == ["security"]
+    assert undo.pending is not None
+    assert undo.pending["groups"] == ["security"]
     done = pipeline.vote("t-undo", SECURITY, approve=True)
-    assert done.run is not None and done.run.state["outcome"] == "executed"
+    assert done.run is not None
+    assert done.run.state["outcome"] == "executed"
     assert group_ids(pipeline, estate.miner_instance) == before
 
 
 def test_a_restart_during_a_pending_approval_still_resumes(tmp_path: Path, aws_endpoint: str) -> None:
     first = make_pipeline(tmp_path, aws_endpoint)
     estate = make_estate(first)
-    first.start("t-restart", {"text": f"scale {estate.asg_name} to 4", "requester": ONCALL})
+    first.start("t-restart", {"text": f"scale {estate.asg_name} to 9", "requester": ONCALL})
     second = make_pipeline(tmp_path, aws_endpoint)  # a new process: new connections, same files
     vote = second.vote("t-restart", PLATFORM, approve=True)
-    assert vote.run is not None and vote.run.state["outcome"] == "executed"
-    assert desired(second, estate.asg_name) == 4
+    assert vote.run is not None
+    assert vote.run.state["outcome"] == "executed"
+    assert desired(second, estate.asg_name) == 9
 
 
 def test_redis_store_gives_the_same_exactly_once(tmp_path: Path, aws_endpoint: str, redis_url: str) -> None:
     pipeline = make_pipeline(tmp_path, aws_endpoint, redis_url=redis_url)
     estate = make_estate(pipeline)
-    pipeline.start("t-redis", {"text": f"scale {estate.asg_name} to 3", "requester": ONCALL})
+    pipeline.start("t-redis", {"text": f"scale {estate.asg_name} to 8", "requester": ONCALL})
     results = [pipeline.vote("t-redis", PLATFORM, approve=True) for _ in range(3)]
     assert [r.run is not None for r in results] == [True, False, False]
     assert len(executions(pipeline, "t-redis")) == 1

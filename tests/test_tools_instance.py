@@ -81,18 +81,26 @@ class Estate:
         return str(self.instance(instance_id)["State"]["Name"])
 
 
+@pytest.fixture(scope="module")
+def clients(moto_server: str) -> AwsClients:
+    """One AwsClients per module: a fresh boto3 session re-reads the service models (slow)."""
+    return AwsClients(endpoint_url=moto_server)
+
+
 @pytest.fixture
-def estate(aws_endpoint: str) -> Estate:
+def estate(aws_endpoint: str, clients: AwsClients) -> Estate:
     ec2 = boto3.client("ec2", endpoint_url=aws_endpoint, region_name=REGION)
     vpc_id = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.20.1.0/24")["Subnet"]["SubnetId"]
     web_sg = ec2.create_security_group(GroupName="web", Description="web tier", VpcId=vpc_id)["GroupId"]
     ec2.authorize_security_group_ingress(
         GroupId=web_sg,
-        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+        ],
     )
     ami = any_ami(ec2)
-    return Estate(ec2, AwsClients(endpoint_url=aws_endpoint), vpc_id, subnet_id, web_sg, ami)
+    return Estate(ec2, clients, vpc_id, subnet_id, web_sg, ami)
 
 
 def any_ami(ec2: Any) -> str:
@@ -229,7 +237,9 @@ def test_snapshot_dry_run_makes_no_snapshot(estate: Estate) -> None:
     assert record["dry_run"] is True
     assert len(record["would_snapshot"]) == 2
     volumes = [v["volume_id"] for v in record["would_snapshot"]]
-    assert estate.ec2.describe_snapshots(Filters=[{"Name": "volume-id", "Values": volumes}])["Snapshots"] == []
+    assert (
+        estate.ec2.describe_snapshots(Filters=[{"Name": "volume-id", "Values": volumes}])["Snapshots"] == []
+    )
 
 
 # --- stop_instance / terminate_instance -------------------------------------------------------
@@ -286,7 +296,9 @@ def test_terminate_is_destructive_and_not_reversible(estate: Estate) -> None:
 # --- restart_service --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("service", ["nginx; rm -rf /", "nginx && reboot", "$(id)", "a b", "--force", "", "x" * 65])
+@pytest.mark.parametrize(
+    "service", ["nginx; rm -rf /", "nginx && reboot", "$(id)", "a b", "--force", "", "x" * 65]
+)
 def test_restart_service_rejects_unsafe_names_at_validation(service: str) -> None:
     with pytest.raises(ValidationError):
         restart_service.parse_args({"instance_id": "i-0123456789abcdef0", "service": service})

@@ -30,6 +30,10 @@ class ToolError(Exception):
     """An action failed in a way worth telling the user in one plain sentence."""
 
 
+class AwsUnreachable(ToolError):
+    """AWS could not be reached (network, endpoint, credentials): nothing is known about the resource."""
+
+
 class ActionArgs(BaseModel):
     """Base for every action's arguments: strict, frozen, no unknown keys."""
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tools.base import AwsClients, JsonDict, ToolError, VerifyResult
+from tools.base import AwsClients, AwsUnreachable, JsonDict, ToolError, VerifyResult
 
 ENVIRONMENT_TAG_KEYS = ("Environment", "env", "Env")
 ASG_TAG_KEY = "aws:autoscaling:groupName"
@@ -50,7 +50,7 @@ def aws_errors(doing: str) -> Iterator[None]:
     except ClientError as exc:
         raise ToolError(f"AWS refused to {doing}: {describe_error(exc)}.") from exc
     except BotoCoreError as exc:
-        raise ToolError(f"Could not reach AWS to {doing}: {describe_error(exc)}.") from exc
+        raise AwsUnreachable(f"Could not reach AWS to {doing}: {describe_error(exc)}.") from exc
 
 
 def dry_run_check(call: Callable[..., Any], doing: str, **kwargs: Any) -> None:
@@ -62,7 +62,7 @@ def dry_run_check(call: Callable[..., Any], doing: str, **kwargs: Any) -> None:
             return
         raise ToolError(f"A dry run to {doing} failed: {describe_error(exc)}.") from exc
     except BotoCoreError as exc:
-        raise ToolError(f"Could not reach AWS to {doing}: {describe_error(exc)}.") from exc
+        raise AwsUnreachable(f"Could not reach AWS to {doing}: {describe_error(exc)}.") from exc
     raise ToolError(f"AWS did not honour DryRun when asked to {doing}; stopping to be safe.")
 
 
@@ -80,7 +80,7 @@ def get_instance(clients: AwsClients, instance_id: str, region: str) -> JsonDict
             raise ToolError(f"Instance {instance_id} was not found in {region}.") from exc
         raise ToolError(f"AWS refused to describe instance {instance_id}: {describe_error(exc)}.") from exc
     except BotoCoreError as exc:
-        raise ToolError(
+        raise AwsUnreachable(
             f"Could not reach AWS to describe instance {instance_id}: {describe_error(exc)}."
         ) from exc
     instances = [inst for res in reservations for inst in res.get("Instances", [])]

@@ -295,8 +295,8 @@ def _run_block(clients: AwsClients, args: BlockIpArgs, ctx: ExecContext) -> Json
                 _delete_entry(ec2, entry)
             except (ClientError, BotoCoreError):
                 continue
-        reason = exc if isinstance(exc, ToolError) else describe_error(exc)
-        raise ToolError(f"Blocking {args.cidr} failed and was undone: {reason}") from exc
+        reason = str(exc) if isinstance(exc, ToolError) else describe_error(exc)
+        raise ToolError(f"Blocking {args.cidr} failed and was undone: {reason.rstrip('.')}.") from exc
     return {**record, "entries": added, "waf": waf and {**waf, "changed": waf_changed}}
 
 
@@ -397,8 +397,8 @@ def _run_unblock(clients: AwsClients, args: CidrArgs, ctx: ExecContext) -> JsonD
                 _recreate_entry(ec2, entry, args.cidr)
             except (ClientError, BotoCoreError):
                 continue
-        reason = exc if isinstance(exc, ToolError) else describe_error(exc)
-        raise ToolError(f"Unblocking {args.cidr} failed and was undone: {reason}") from exc
+        reason = str(exc) if isinstance(exc, ToolError) else describe_error(exc)
+        raise ToolError(f"Unblocking {args.cidr} failed and was undone: {reason.rstrip('.')}.") from exc
     note = "" if removed or waf_changed else f"{args.cidr} was not blocked; nothing changed."
     return {**record, "removed": removed, "waf": waf and {**waf, "changed": waf_changed}, "note": note}
 

@@ -38,13 +38,27 @@ def judge_answer(pending: JsonDict, answer: Any, now: float) -> JsonDict:
     if now > float(pending["expires_at"]) or status == "expired":
         return {**base, "status": "expired", "approvers": [], "reason": "the approval expired"}
     if status != "approved":
-        return {**base, "status": "rejected", "approvers": approvers, "by": answer.get("by", ""),
-                "reason": str(answer.get("reason", "rejected"))}
+        return {
+            **base,
+            "status": "rejected",
+            "approvers": approvers,
+            "by": answer.get("by", ""),
+            "reason": str(answer.get("reason", "rejected")),
+        }
     if not pending["allow_requester"] and pending["requester"] in approvers:
-        return {**base, "status": "rejected", "approvers": approvers, "reason": "the requester may not approve"}
+        return {
+            **base,
+            "status": "rejected",
+            "approvers": approvers,
+            "reason": "the requester may not approve",
+        }
     if len(approvers) < int(pending["count"]):
-        return {**base, "status": "rejected", "approvers": approvers,
-                "reason": f"{pending['count']} distinct approvers are needed, got {len(approvers)}"}
+        return {
+            **base,
+            "status": "rejected",
+            "approvers": approvers,
+            "reason": f"{pending['count']} distinct approvers are needed, got {len(approvers)}",
+        }
     return {**base, "status": "approved", "approvers": approvers}
 
 

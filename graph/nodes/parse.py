@@ -6,7 +6,7 @@ from langgraph.runtime import Runtime
 
 from graph.context import GraphContext
 from graph.models import Intent
-from graph.parsing import EventFormatError, intent_from_alert, parse_event, parse_request
+from graph.parsing import EventFormatError, intent_from_event, parse_request
 from graph.state import GraphState, JsonDict
 
 
@@ -15,11 +15,13 @@ def read_intent(state: GraphState, ctx: GraphContext) -> Intent:
     requester = run_input.get("requester", "")
     if "event" in run_input:
         try:
-            intent = intent_from_alert(parse_event(run_input["event"]))
+            intent = intent_from_event(run_input["event"])
         except EventFormatError as error:
             return Intent(action="unknown", source="alert", requester=requester, errors=[str(error)])
         return intent.model_copy(update={"requester": requester})
-    return parse_request(run_input.get("text", ""), requester=requester, default_region=ctx.settings.aws_region)
+    return parse_request(
+        run_input.get("text", ""), requester=requester, default_region=ctx.settings.aws_region
+    )
 
 
 def parse(state: GraphState, runtime: Runtime[GraphContext]) -> JsonDict:

@@ -15,5 +15,10 @@ def plan(state: GraphState, runtime: Runtime[GraphContext]) -> JsonDict:
     planned = make_plan(intent, runtime.context)
     return {
         "plan": [step.model_dump(mode="json") for step in planned.steps],
-        "context": {**planned.context, "problems": planned.problems, "found": sorted(set(planned.found))},
+        "context": {
+            **planned.context,
+            "problems": planned.problems,
+            "unavailable": planned.unavailable,
+            "found": sorted(set(planned.found)),
+        },
     }

@@ -13,6 +13,14 @@ from graph.state import GraphState, JsonDict
 def respond(state: GraphState, runtime: Runtime[GraphContext]) -> JsonDict:
     intent = Intent.model_validate(state["intent"])
     responder = RESPONDERS.get(intent.action, unknown)
-    return {"reply": responder(runtime.context, intent), "outcome": "answered",
-            "decision": {"decision": "none", "approvers": [], "count": 0, "allow_requester": True,
-                         "reasons": ["read-only or control request: nothing to execute"]}}
+    return {
+        "reply": responder(runtime.context, intent),
+        "outcome": "answered",
+        "decision": {
+            "decision": "none",
+            "approvers": [],
+            "count": 0,
+            "allow_requester": True,
+            "reasons": ["read-only or control request: nothing to execute"],
+        },
+    }

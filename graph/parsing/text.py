@@ -135,9 +135,7 @@ class Entities:
         )
 
     def any_ids(self) -> list[str]:
-        return (
-            self.instances + self.security_groups + self.vpcs + self.ips + self.action_ids + self.other_ids
-        )
+        return self.instances + self.security_groups + self.vpcs + self.ips + self.action_ids + self.other_ids
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,9 +198,7 @@ def normalise_cidr(value: str) -> tuple[str, str | None]:
     except ValueError:
         return value, f"cidr '{value}' is not a valid IP network (like 203.0.113.45 or 203.0.113.0/24)"
     host = value.split("/", 1)[0]
-    return value, (
-        f"cidr '{value}' has host bits set; did you mean {loose} or {host}/{loose.max_prefixlen}?"
-    )
+    return value, (f"cidr '{value}' has host bits set; did you mean {loose} or {host}/{loose.max_prefixlen}?")
 
 
 def _id_problem(name: str, value: str, pattern: re.Pattern[str], what: str) -> str | None:
@@ -227,6 +223,7 @@ _NEGATION_RE = re.compile(
 )
 _PRONOUNS = frozenset({"it", "them", "one", "those", "these", "him", "her"})
 _STRIP_CHARS = "\"'()[]{}<>.,!?;"
+_WORDLIKE_RE = re.compile(r"^[A-Za-z][\w.:/@-]*$")
 
 _COMMON_FILLERS = frozenset(
     {"the", "a", "an", "that", "this", "my", "our", "pls", "please", "now", "asap", "immediately", "right"}
@@ -326,8 +323,8 @@ def _pick_target(
         if (verb.at_start or pronoun) and named:
             return True, named[0]
         return verb.at_start, None
-    if not verb.at_start:
-        return False, None
+    if not verb.at_start or not _WORDLIKE_RE.match(word):
+        return False, None  # prose, or a flag/number ("kill -9 1234"), not a resource
     if lenient and len(named) == 1:
         return True, named[0]
     return True, word
@@ -350,7 +347,9 @@ _IP_TARGET_RE = re.compile(
 
 def _instance_action(action: str, *, lenient: bool) -> Callable[[str, VerbMatch, Entities], Built | None]:
     def build(text: str, verb: VerbMatch, ents: Entities) -> Built | None:
-        ok, target = _pick_target(text, verb, _INSTANCE_TOKEN_RE, ents.instances, _INSTANCE_FILLERS, lenient=lenient)
+        ok, target = _pick_target(
+            text, verb, _INSTANCE_TOKEN_RE, ents.instances, _INSTANCE_FILLERS, lenient=lenient
+        )
         if not ok:
             return None
         built = Built()
@@ -397,7 +396,10 @@ def _build_rollback(text: str, verb: VerbMatch, ents: Entities) -> Built | None:
         return built
     built.params["action_id"] = target
     problem = _id_problem(
-        "action_id", target, ACTION_ID_RE, "an opsbot action id (act- and 4 to 32 lowercase letters or digits)"
+        "action_id",
+        target,
+        ACTION_ID_RE,
+        "an opsbot action id (act- and 4 to 32 lowercase letters or digits)",
     ) or _one_target_problem("rollback", "action", ents.action_ids)
     if problem:
         built.errors.append(problem)
@@ -443,7 +445,7 @@ def _build_investigate(text: str, verb: VerbMatch, ents: Entities) -> Built | No
 _NUMBER_WORDS = {
     word: value
     for value, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "  # noqa: SIM905
         "sixteen seventeen eighteen nineteen twenty".split()
     )
 }
@@ -472,9 +474,7 @@ def _capacity(built: Built, after: str, verb_text: str) -> None:
     """desired_capacity ("to 6") or delta ("by 2", "+2") from the words after the ASG name."""
     desired, delta, signed = _DESIRED_RE.search(after), _DELTA_RE.search(after), _SIGNED_RE.search(after)
     bare = _BARE_NUMBER_RE.match(after)
-    first = min(
-        (m for m in (desired, delta) if m is not None), key=lambda m: m.start(), default=None
-    )
+    first = min((m for m in (desired, delta) if m is not None), key=lambda m: m.start(), default=None)
     if first is not None and first is desired:
         value = _number(first.group(1))
         built.params["desired_capacity"] = value
@@ -486,7 +486,9 @@ def _capacity(built: Built, after: str, verb_text: str) -> None:
     raw_delta = first.group(1) if first is not None else (signed.group(1) if signed else None)
     if raw_delta is not None:
         value = _number(raw_delta)
-        if isinstance(value, int) and _DOWN_RE.search(verb_text + " " + after[: first.start() if first else 0]):
+        if isinstance(value, int) and _DOWN_RE.search(
+            verb_text + " " + after[: first.start() if first else 0]
+        ):
             value = -abs(value)
         built.params["delta"] = value
         if not isinstance(value, int):
@@ -520,7 +522,9 @@ def _build_scale(text: str, verb: VerbMatch, ents: Entities) -> Built | None:
         built.params["asg_name"] = word
         built.names.append(word)
         if _INSTANCE_TOKEN_RE.fullmatch(word) or _IP_TARGET_RE.fullmatch(word):
-            built.errors.append(f"asg_name '{word}' is an instance id or address, not an Auto Scaling group name")
+            built.errors.append(
+                f"asg_name '{word}' is an instance id or address, not an Auto Scaling group name"
+            )
         elif not ASG_NAME_RE.match(word):
             built.errors.append(f"asg_name '{word}' is not a valid Auto Scaling group name")
     _capacity(built, rest[end:], text[verb.start : verb.end] + " " + rest[:end])
@@ -545,14 +549,18 @@ def _build_restart(text: str, verb: VerbMatch, ents: Entities) -> Built | None:
     instances = ents.instances
     built = Built()
     if service is None:
-        built.errors.append("restart_service needs a service name (like 'restart nginx on i-0123456789abcdef0')")
+        built.errors.append(
+            "restart_service needs a service name (like 'restart nginx on i-0123456789abcdef0')"
+        )
     else:
         built.params["service"] = service
         built.names.append(service)
         if not SERVICE_NAME_RE.match(service):
             built.errors.append(f"service '{service}' is not a valid service name")
     if not instances:
-        built.errors.append("restart_service needs an instance id (like 'restart nginx on i-0123456789abcdef0')")
+        built.errors.append(
+            "restart_service needs an instance id (like 'restart nginx on i-0123456789abcdef0')"
+        )
     else:
         built.params["instance_id"] = instances[0]
         problem = _instance_problem(instances[0]) or _one_target_problem(
