@@ -18,12 +18,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from cli.demo import crypto_finding  # noqa: E402
-from cli.estate import build_estate  # noqa: E402
-from runtime.config import Settings  # noqa: E402
-from runtime.services import open_pipeline  # noqa: E402
+from cli.demo import crypto_finding
+from cli.estate import build_estate
+from runtime.config import Settings
+from runtime.services import open_pipeline
 
 
 def main() -> int:
@@ -42,7 +40,7 @@ def main() -> int:
     try:
         for run in range(args.runs):
             reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
-            urllib.request.urlopen(reset, timeout=10).read()  # noqa: S310 (loopback)
+            urllib.request.urlopen(reset, timeout=10).read()
             workdir = Path(tempfile.mkdtemp(prefix="opsbot-bench-"))
             pipeline = open_pipeline(Settings(OPSBOT_DATA_DIR=workdir, AWS_ENDPOINT_URL=endpoint))
             estate = build_estate(pipeline.ctx.clients)

@@ -101,8 +101,10 @@ class EventsHandler(BaseHTTPRequestHandler):
             return
         if incident.is_new:
             self.server.run_in_background(incident.thread_id, event)
-        self.reply(HTTPStatus.ACCEPTED, {"thread_id": incident.thread_id, "new": incident.is_new,
-                                         "repeats": incident.repeats})
+        self.reply(
+            HTTPStatus.ACCEPTED,
+            {"thread_id": incident.thread_id, "new": incident.is_new, "repeats": incident.repeats},
+        )
 
 
 def serve(pipeline: Pipeline, host: str, port: int, token: str | None) -> None:

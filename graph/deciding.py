@@ -76,4 +76,8 @@ def decide_for(state: dict[str, Any], ctx: GraphContext) -> PolicyDecision:
     facts = [step_facts(step, intent, state.get("context", {}), ctx) for step in steps]
     decision = decide_plan(ctx.policy, facts)
     unavailable = state.get("context", {}).get("unavailable", [])
-    return decision.model_copy(update={"reasons": [*decision.reasons, *unavailable]}) if unavailable else decision
+    return (
+        decision.model_copy(update={"reasons": [*decision.reasons, *unavailable]})
+        if unavailable
+        else decision
+    )
