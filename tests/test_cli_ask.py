@@ -41,7 +41,8 @@ def test_pause_survives_a_restart_and_blocks_execution(env, tmp_path: Path, aws_
     assert "PAUSED" in ask(env, "pause")
     assert "Automation: PAUSED" in ask(env, "status")  # a new process reads the same flag
     out = ask(env, f"snapshot {estate.db_instance}")
-    assert "Decision: reject" in out and "paused" in out
+    assert "Decision: reject" in out
+    assert "paused" in out
     assert "Automation resumed" in ask(env, "resume")
     assert "Outcome: executed" in ask(env, f"snapshot {estate.db_instance}")
 
@@ -52,5 +53,6 @@ def test_help_investigate_and_unknown_answer_without_executing(
     estate = make_estate(make_pipeline(tmp_path / "setup", aws_endpoint))
     assert "scale web-asg to 6" in ask(env, "help")
     investigated = ask(env, f"investigate {estate.db_instance}")
-    assert "state=running" in investigated and "Environment" not in investigated.splitlines()[0]
+    assert "state=running" in investigated
+    assert "Environment" not in investigated.splitlines()[0]
     assert "did not understand" in ask(env, "make me a sandwich")
