@@ -73,38 +73,50 @@ def _sns_metrics(trigger: JsonObject) -> list[Metric]:
     return found
 
 
-def alarm_from_eventbridge(event: JsonObject) -> AlarmReport:
-    detail = required_obj(event, "detail", "CloudWatch Alarm State Change event")
-    state = required_obj(detail, "state", "alarm event's detail")
-    configuration = read_obj(detail, "configuration")
-    arns = read_strings(event, "resources")
+def _configured_alarm(
+    holder: JsonObject, holder_key: str, what: str, *, account: str, region: str, arns: list[str], raw_id: str
+) -> AlarmReport:
+    """The alarm in ``holder``: the EventBridge event's ``detail`` or the Lambda action's ``alarmData``."""
+    where = f"{what}'s {holder_key}"
+    state = required_obj(holder, "state", where)
+    configuration = read_obj(holder, "configuration")
     return AlarmReport(
-        name=required_str(detail, "alarmName", "alarm event's detail"),
-        state=required_str(state, "value", "alarm event's state"),
-        account=read_str(event, "account"),
-        region=pick_region(read_str(event, "region"), *(arn_part(arn, 3) for arn in arns)),
+        name=required_str(holder, "alarmName", where),
+        state=required_str(state, "value", f"{what}'s state"),
+        account=account,
+        region=region,
         arns=arns,
         description=read_str(configuration, "description"),
         reason=read_str(state, "reason"),
         metrics=_config_metrics(configuration),
+        raw_id=raw_id,
+    )
+
+
+def alarm_from_eventbridge(event: JsonObject) -> AlarmReport:
+    detail = required_obj(event, "detail", "CloudWatch Alarm State Change event")
+    arns = read_strings(event, "resources")
+    return _configured_alarm(
+        detail,
+        "detail",
+        "alarm event",
+        account=read_str(event, "account"),
+        region=pick_region(read_str(event, "region"), *(arn_part(arn, 3) for arn in arns)),
+        arns=arns,
         raw_id=read_str(event, "id"),
     )
 
 
 def alarm_from_lambda_action(event: JsonObject) -> AlarmReport:
     data = required_obj(event, "alarmData", "alarm action event")
-    state = required_obj(data, "state", "alarm action event's alarmData")
-    configuration = read_obj(data, "configuration")
     arn = read_str(event, "alarmArn")
-    return AlarmReport(
-        name=required_str(data, "alarmName", "alarm action event's alarmData"),
-        state=required_str(state, "value", "alarm action event's state"),
+    return _configured_alarm(
+        data,
+        "alarmData",
+        "alarm action event",
         account=read_str(event, "accountId") or arn_part(arn, 4),
         region=pick_region(read_str(event, "region"), arn_part(arn, 3)),
         arns=[arn],
-        description=read_str(configuration, "description"),
-        reason=read_str(state, "reason"),
-        metrics=_config_metrics(configuration),
         raw_id=arn or read_str(event, "time"),
     )
 
@@ -152,4 +164,3 @@ def alarm_facts(alarm: AlarmReport) -> ParsedEvent:
         **names.fields(),
     )
     return ParsedEvent(alert)
-

@@ -8,4 +8,3 @@ from collections.abc import Iterable
 def distinct(items: Iterable[str]) -> list[str]:
     """The non-empty ``items``, each once, in the order first seen."""
     return list(dict.fromkeys(item for item in items if item))
-
