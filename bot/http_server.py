@@ -107,10 +107,26 @@ class EventsHandler(BaseHTTPRequestHandler):
         )
 
 
-def serve(pipeline: Pipeline, host: str, port: int, token: str | None) -> None:
+def sweep_expired_approvals(pipeline: Pipeline, stop: threading.Event, every_seconds: float) -> None:
+    """Mark approvals whose time is up as expired, so they can never execute later."""
+    while not stop.wait(every_seconds):
+        try:
+            for run in pipeline.expire_due():
+                log.info("approval on %s expired", run.thread_id)
+        except StoreUnavailable as error:
+            log.warning("approval sweep skipped: %s", error)
+
+
+def serve(pipeline: Pipeline, host: str, port: int, token: str | None, sweep_seconds: float = 30) -> None:
     server = EventsServer((host, port), pipeline, token)
+    stop = threading.Event()
+    sweeper = threading.Thread(
+        target=sweep_expired_approvals, args=(pipeline, stop, sweep_seconds), daemon=True
+    )
+    sweeper.start()
     log.info("opsbot listening on http://%s:%d (/healthz, POST /events)", host, server.server_port)
     try:
         server.serve_forever()
     finally:
+        stop.set()
         server.server_close()

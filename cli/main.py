@@ -129,7 +129,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     token = settings.events_token.get_secret_value() if settings.events_token else None
     if token is None:
         print("opsbot: OPSBOT_EVENTS_TOKEN is not set: POST /events will answer 503", file=sys.stderr)
-    serve(open_pipeline(settings), args.host, args.port or settings.port, token)
+    serve(open_pipeline(settings), args.host, settings.port if args.port is None else args.port, token)
     return 0
 
 

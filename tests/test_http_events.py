@@ -79,3 +79,33 @@ def test_fifty_repeats_of_one_alert_open_one_thread_and_isolate_once(server: Eve
     wait_for_runs(server)
     assert len(server.runs) == 1
     assert estate.web_group_id not in group_ids(server.pipeline, estate.miner_instance)
+
+
+def test_opsbot_serve_starts_and_answers_healthz(tmp_path: Path) -> None:
+    import os
+    import re
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OPSBOT_DATA_DIR": str(tmp_path), "OPSBOT_EVENTS_TOKEN": TOKEN}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", "0"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        port = None
+        for line in proc.stderr:
+            if match := re.search(r"listening on http://127\.0\.0\.1:(\d+)", line):
+                port = int(match.group(1))
+                break
+        assert port, "serve never said where it listens"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as reply:
+            assert json.loads(reply.read()) == {"ok": True}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stderr is not None:
+            proc.stderr.close()
