@@ -196,3 +196,14 @@ def test_redis_store_gives_the_same_exactly_once(tmp_path: Path, aws_endpoint: s
     results = [pipeline.vote("t-redis", PLATFORM, approve=True) for _ in range(3)]
     assert [r.run is not None for r in results] == [True, False, False]
     assert len(executions(pipeline, "t-redis")) == 1
+
+
+def test_redis_down_fails_closed(tmp_path: Path, aws_endpoint: str) -> None:
+    from runtime.store import StoreUnavailable
+
+    setup = make_pipeline(tmp_path / "setup", aws_endpoint)
+    estate = make_estate(setup)
+    dead = make_pipeline(tmp_path / "dead", aws_endpoint, redis_url=f"unix://{tmp_path}/no-redis.sock")
+    with pytest.raises(StoreUnavailable):
+        dead.start("t-dead", {"event": crypto_event(estate.miner_instance)})
+    assert estate.web_group_id in group_ids(setup, estate.miner_instance)  # nothing executed
