@@ -48,14 +48,13 @@ def audit_plan(
     reasons: list[str] = []
     known = {canonical_resource(name) for name in [*intent.named_resources, *found] if name}
     allowed = allowed_steps(intent.action)
-    region = str(intent.params.get("region", ""))
     for index, step in enumerate(steps, start=1):
         if step.action not in allowed:
             reasons.append(
                 f"step {index} ({step.action}) is not an action a '{intent.action}' request calls for"
             )
         for resource in step_resources(step):
-            if resource == region or canonical_resource(resource) in known:
+            if canonical_resource(resource) in known:
                 continue
             reasons.append(f"step {index} ({step.action}) touches {resource}, which the input never named")
     reasons += _blast_radius(steps, policy, rate_used)

@@ -207,3 +207,15 @@ def test_redis_down_fails_closed(tmp_path: Path, aws_endpoint: str) -> None:
     with pytest.raises(StoreUnavailable):
         dead.start("t-dead", {"event": crypto_event(estate.miner_instance)})
     assert estate.web_group_id in group_ids(setup, estate.miner_instance)  # nothing executed
+
+
+def test_dry_run_mode_executes_nothing(
+    tmp_path: Path, aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPSBOT_DRY_RUN", "true")
+    pipeline = make_pipeline(tmp_path, aws_endpoint)
+    estate = make_estate(pipeline)
+    run = pipeline.start("t-dry", {"event": crypto_event(estate.miner_instance)})
+    assert run.state["outcome"] == "dry_run"
+    assert {e["status"] for e in run.state["executions"]} == {"dry_run"}
+    assert estate.web_group_id in group_ids(pipeline, estate.miner_instance)
