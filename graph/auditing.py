@@ -34,7 +34,7 @@ def step_resources(step: PlanStep) -> list[str]:
     try:
         return [str(resource) for resource in spec.resources(spec.parse_args(step.params))]
     except ValueError:
-        return [str(value) for value in step.params.values() if isinstance(value, str)]
+        return []  # invalid args touch nothing: policy rejects them, and the executor re-validates
 
 
 def audit_plan(

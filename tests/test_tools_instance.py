@@ -11,14 +11,10 @@ import pytest
 from pydantic import ValidationError
 
 from tools.base import AwsClients, ExecContext, ToolError
-from tools.instance_actions import (
-    isolate_instance,
-    restart_service,
-    snapshot_instance,
-    stop_instance,
-    tag_resource,
-    terminate_instance,
-)
+from tools.instance_lifecycle import snapshot_instance, stop_instance, terminate_instance
+from tools.isolation import isolate_instance
+from tools.service_restart import restart_service
+from tools.tagging import tag_resource
 
 REGION = "us-east-1"
 CTX = ExecContext(incident_id="inc-42")

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from tests.conftest import load_fixture
 from tools.base import AwsClients, ExecContext, ToolError
-from tools.network_actions import allow_egress, block_ip, unblock_ip
+from tools.egress import allow_egress
+from tools.nacl_blocking import block_ip, unblock_ip
 
 REGION = "us-east-1"
 CTX = ExecContext(incident_id="inc-7")

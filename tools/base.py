@@ -46,15 +46,20 @@ class RegionArgs(ActionArgs):
     @field_validator("region")
     @classmethod
     def _valid_region(cls, value: str) -> str:
-        if not REGION_RE.match(value):
-            raise ValueError(f"'{value}' is not an AWS region name (like us-east-1)")
-        return value
+        return check_match(REGION_RE, value, f"'{value}' is not an AWS region name (like us-east-1)")
+
+
+def check_match(pattern: re.Pattern[str], value: str, message: str) -> str:
+    """``value`` if ``pattern`` matches it, else a ValueError saying ``message`` (for pydantic validators)."""
+    if not pattern.match(value):
+        raise ValueError(message)
+    return value
 
 
 def check_instance_id(value: str) -> str:
-    if not INSTANCE_ID_RE.match(value):
-        raise ValueError(f"'{value}' is not an EC2 instance id (i- and 8 or 17 hex digits)")
-    return value
+    return check_match(
+        INSTANCE_ID_RE, value, f"'{value}' is not an EC2 instance id (i- and 8 or 17 hex digits)"
+    )
 
 
 class AwsClients:

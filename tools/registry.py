@@ -6,8 +6,14 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from tools import instance_actions, network_actions, scaling_actions
 from tools.base import JsonDict, ToolSpec
+from tools.egress import allow_egress
+from tools.instance_lifecycle import snapshot_instance, stop_instance, terminate_instance
+from tools.isolation import isolate_instance
+from tools.nacl_blocking import block_ip, unblock_ip
+from tools.scaling_actions import scale_asg
+from tools.service_restart import restart_service
+from tools.tagging import tag_resource
 
 
 def _build(specs: Iterable[ToolSpec[Any]]) -> Mapping[str, ToolSpec[Any]]:
@@ -20,7 +26,18 @@ def _build(specs: Iterable[ToolSpec[Any]]) -> Mapping[str, ToolSpec[Any]]:
 
 
 REGISTRY: Mapping[str, ToolSpec[Any]] = _build(
-    (*instance_actions.SPECS, *network_actions.SPECS, *scaling_actions.SPECS)
+    (
+        isolate_instance,
+        snapshot_instance,
+        stop_instance,
+        terminate_instance,
+        restart_service,
+        tag_resource,
+        block_ip,
+        unblock_ip,
+        allow_egress,
+        scale_asg,
+    )
 )
 
 

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from pydantic import Field, field_validator
 
-from tools.base import AwsClients, ExecContext, JsonDict, RegionArgs, ToolError, ToolSpec, VerifyResult
-from tools.context import DRY_RUN_VERIFIED, aws_errors, get_asg, nothing_to_roll_back
+from tools.base import (
+    AwsClients,
+    ExecContext,
+    JsonDict,
+    RegionArgs,
+    ToolError,
+    ToolSpec,
+    VerifyResult,
+    check_match,
+)
+from tools.context import aws_errors, get_asg
+from tools.records import skip_rollback_after_dry_run, skip_verify_after_dry_run
 
 ASG_NAME_RE = re.compile(r"^[^\x00-\x1f\x7f:]{1,255}$")
 
@@ -20,9 +29,8 @@ class ScaleAsgArgs(RegionArgs):
     @field_validator("asg_name")
     @classmethod
     def _valid_asg_name(cls, value: str) -> str:
-        if not ASG_NAME_RE.match(value):
-            raise ValueError(f"'{value}' is not an Auto Scaling group name (1-255 characters, no colon)")
-        return value
+        message = f"'{value}' is not an Auto Scaling group name (1-255 characters, no colon)"
+        return check_match(ASG_NAME_RE, value, message)
 
 
 def _set_capacity(clients: AwsClients, region: str, name: str, capacity: int) -> None:
@@ -61,9 +69,8 @@ def _run_scale(clients: AwsClients, args: ScaleAsgArgs, ctx: ExecContext) -> Jso
     return {**record, "changed": True}
 
 
+@skip_verify_after_dry_run
 def _verify_scale(clients: AwsClients, args: ScaleAsgArgs, record: JsonDict) -> VerifyResult:
-    if record.get("dry_run"):
-        return DRY_RUN_VERIFIED
     now = int(get_asg(clients, args.asg_name, args.region)["DesiredCapacity"])
     return VerifyResult(
         ok=now == args.desired_capacity,
@@ -71,10 +78,8 @@ def _verify_scale(clients: AwsClients, args: ScaleAsgArgs, record: JsonDict) -> 
     )
 
 
+@skip_rollback_after_dry_run
 def _rollback_scale(clients: AwsClients, args: ScaleAsgArgs, record: JsonDict, ctx: ExecContext) -> JsonDict:
-    skipped = nothing_to_roll_back(record)
-    if skipped is not None:
-        return skipped
     prior = int(record["prior_desired_capacity"])
     if not record.get("changed"):
         return {"restored": False, "detail": f"{args.asg_name} was already at {prior}."}
@@ -105,5 +110,3 @@ scale_asg = ToolSpec[ScaleAsgArgs](
     effect="The group launches or terminates instances until it runs the desired number.",
     rollback_summary="Set the desired capacity back to its previous value.",
 )
-
-SPECS: tuple[ToolSpec[Any], ...] = (scale_asg,)
