@@ -13,6 +13,7 @@ from graph.executor import execute_step
 from graph.models import Intent, PlanStep
 from graph.nodes.execute import execute
 from policies.engine import load_policy
+from runtime.audit_log import entries
 
 POLICY = load_policy()
 INSTANCE = "i-0123456789abcdef0"
@@ -122,23 +123,26 @@ def test_a_failure_mid_plan_rolls_back_the_completed_steps(tmp_path: Path, aws_e
     assert "incident" not in {tag["Key"] for tag in tags}
 
 
-def test_a_rerun_of_a_done_step_is_a_no_op(tmp_path: Path, aws_endpoint: str) -> None:
-    pipeline = make_pipeline(tmp_path, aws_endpoint)
-    estate = make_estate(pipeline)
-    plan_step = step("tag_resource", resource_id=estate.db_instance, key="owner", value="alice")
-    state = {
-        "thread_id": "t-once",
-        "intent": Intent(action="tag_resource").model_dump(mode="json"),
+def one_step_state(thread_id: str, plan_step: PlanStep) -> dict:
+    """State as the execute node sees it for a one-step plan that needed no approval."""
+    return {
+        "thread_id": thread_id,
+        "intent": Intent(action=plan_step.action).model_dump(mode="json"),
         "plan": [plan_step.model_dump()],
         "approval": {"status": "not_needed"},
         "context": {},
     }
+
+
+def test_a_rerun_of_a_done_step_is_a_no_op(tmp_path: Path, aws_endpoint: str) -> None:
+    pipeline = make_pipeline(tmp_path, aws_endpoint)
+    estate = make_estate(pipeline)
+    plan_step = step("tag_resource", resource_id=estate.db_instance, key="owner", value="alice")
+    state = one_step_state("t-once", plan_step)
     first = execute_step(pipeline.ctx, state, 0, plan_step)
     second = execute_step(pipeline.ctx, state, 0, plan_step)
     assert first["status"] == "ok"
     assert second.get("replayed") is True
-    from runtime.audit_log import entries
-
     assert len([e for e in entries(pipeline.ctx.audit.path, kind="action")]) == 1
 
 
@@ -146,13 +150,7 @@ def test_the_executor_rechecks_policy_and_refuses_unapproved_steps(tmp_path: Pat
     pipeline = make_pipeline(tmp_path, aws_endpoint)
     estate = make_estate(pipeline)
     plan_step = step("terminate_instance", instance_id=estate.db_instance)
-    state = {
-        "thread_id": "t-sneaky",
-        "intent": Intent(action="terminate_instance").model_dump(mode="json"),
-        "plan": [plan_step.model_dump()],
-        "approval": {"status": "not_needed"},
-        "context": {},
-    }
+    state = one_step_state("t-sneaky", plan_step)
     result = execute_step(pipeline.ctx, state, 0, plan_step)
     assert result["status"] == "refused"
     ec2 = pipeline.ctx.clients.client("ec2", "us-east-1")
