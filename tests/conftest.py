@@ -44,6 +44,14 @@ def moto_server() -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def clients(moto_server: str) -> Any:
+    """One AwsClients for the session: a fresh boto3 session re-reads the service models (slow)."""
+    from tools.base import AwsClients
+
+    return AwsClients(endpoint_url=moto_server)
+
+
 @pytest.fixture
 def aws_endpoint(moto_server: str) -> str:
     """A fresh, empty moto estate for each test."""

@@ -21,11 +21,6 @@ from tools.context import (
 REGION = "us-east-1"
 
 
-@pytest.fixture(scope="module")
-def clients(moto_server: str) -> AwsClients:
-    return AwsClients(endpoint_url=moto_server)
-
-
 @pytest.fixture
 def estate(aws_endpoint: str) -> dict[str, Any]:
     """Two instances sharing 'web', one alone in 'batch', and three ASGs (template, config, mixed)."""

@@ -77,12 +77,6 @@ class Estate:
         return str(self.instance(instance_id)["State"]["Name"])
 
 
-@pytest.fixture(scope="module")
-def clients(moto_server: str) -> AwsClients:
-    """One AwsClients per module: a fresh boto3 session re-reads the service models (slow)."""
-    return AwsClients(endpoint_url=moto_server)
-
-
 @pytest.fixture
 def estate(aws_endpoint: str, clients: AwsClients) -> Estate:
     ec2 = boto3.client("ec2", endpoint_url=aws_endpoint, region_name=REGION)

@@ -63,11 +63,6 @@ class Estate:
         return sorted(acl["NetworkAclId"] for acl in self.ec2.describe_network_acls()["NetworkAcls"])
 
 
-@pytest.fixture(scope="module")
-def clients(moto_server: str) -> AwsClients:
-    return AwsClients(endpoint_url=moto_server)
-
-
 @pytest.fixture
 def estate(aws_endpoint: str, clients: AwsClients) -> Estate:
     ec2 = boto3.client("ec2", endpoint_url=aws_endpoint, region_name=REGION)

@@ -16,11 +16,6 @@ REGION = "us-east-1"
 CTX = ExecContext(incident_id="inc-9")
 
 
-@pytest.fixture(scope="module")
-def clients(moto_server: str) -> AwsClients:
-    return AwsClients(endpoint_url=moto_server)
-
-
 @pytest.fixture
 def autoscaling(aws_endpoint: str) -> Any:
     """A VPC, a launch template and the ASG 'web' (min 1, desired 2, max 4)."""
