@@ -26,6 +26,10 @@ TOKEN_HEADER = "X-Opsbot-Token"  # noqa: S105 - a header name, not a secret
 log = logging.getLogger("opsbot.http")
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 class EventsServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -78,7 +82,10 @@ class EventsHandler(BaseHTTPRequestHandler):
         if not hmac.compare_digest(given.encode(), self.server.token.encode()):
             self.reply(HTTPStatus.UNAUTHORIZED, {"error": f"missing or wrong {TOKEN_HEADER}"})
             return
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
         if length <= 0 or length > MAX_BODY:
             self.reply(HTTPStatus.BAD_REQUEST, {"error": f"body must be 1 to {MAX_BODY} bytes"})
             return
@@ -86,20 +93,21 @@ class EventsHandler(BaseHTTPRequestHandler):
 
     def accept(self, body: bytes) -> None:
         try:
-            event = json.loads(body)
-            alert = parse_event(event)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            event = json.loads(body, parse_constant=_not_json)
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, NaN/Infinity, or nested too deeply
             self.reply(HTTPStatus.BAD_REQUEST, {"error": "body is not JSON"})
             return
+        try:
+            alert = parse_event(event)
         except EventFormatError as error:
             self.reply(HTTPStatus.BAD_REQUEST, {"error": str(error)})
             return
         try:
-            incident = open_incident(self.server.pipeline.ctx.store, alert.fingerprint)
+            incident = open_incident(self.server.pipeline.ctx.store, alert.fingerprint, alert.resolved)
         except StoreUnavailable as error:  # fail closed: the sender retries
             self.reply(HTTPStatus.SERVICE_UNAVAILABLE, {"error": str(error)})
             return
-        if incident.is_new:
+        if incident.run:
             self.server.run_in_background(incident.thread_id, event)
         self.reply(
             HTTPStatus.ACCEPTED,

@@ -36,12 +36,19 @@ def read_event(path: str) -> dict[str, Any]:
     except OSError as error:
         raise ValueError(f"cannot read {path}: {error.strerror}") from error
     try:
-        payload = json.loads(text)
+        payload = json.loads(text, parse_constant=not_json_constant)
     except json.JSONDecodeError as error:
         raise ValueError(f"{path} is not JSON (line {error.lineno}: {error.msg})") from error
+    except RecursionError as error:
+        raise ValueError(f"{path} is nested too deeply to be an AWS event") from error
     if not isinstance(payload, dict):
         raise ValueError(f"{path} holds a JSON {type(payload).__name__}, not an event object")
     return payload
+
+
+def not_json_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON, and a severity of NaN compares as neither high nor low."""
+    raise ValueError(f"the event holds {name}, which is not a JSON number")
 
 
 def requester() -> str:
@@ -74,7 +81,17 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def prompt_votes(pipeline: Pipeline, run: RunResult) -> RunResult:
-    """Ask at the terminal until the approval is decided. Each vote goes through the same checks as Slack."""
+    """Ask at the terminal until the approval is decided. Each vote goes through the same checks as Slack.
+
+    A terminal is one person, and the ids typed at it are not authenticated: so it can give one
+    approval, and only where policy lets the requester approve.  Anything more waits for Slack.
+    """
+    if run.pending and (int(run.pending.get("count", 1)) > 1 or not run.pending.get("allow_requester", True)):
+        print(
+            f"This needs {run.pending.get('count', 1)} approver(s) other than one person at a terminal: "
+            f"approve it in Slack (thread {run.thread_id}). Nothing has been executed."
+        )
+        return run
     while run.pending:
         groups = ", ".join(run.pending.get("groups", []))
         answer = input(
@@ -169,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
     except KeyboardInterrupt:
         return fail("interrupted")
+    except EOFError:
+        return fail("no answer on standard input; the approval stays pending and nothing more ran")
 
 
 if __name__ == "__main__":

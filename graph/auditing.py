@@ -26,8 +26,15 @@ def canonical_resource(value: str) -> str:
 
 
 def step_resources(step: PlanStep) -> list[str]:
-    if step.action == "rollback":
-        return [str(step.params.get("action_id", ""))]
+    if step.action == "rollback":  # the action id, and what undoing it touches
+        undone = step.params.get("of_action")
+        of_params = step.params.get("of_params")
+        touched = (
+            step_resources(PlanStep(action=undone, params=of_params))
+            if isinstance(undone, str) and undone != "rollback" and isinstance(of_params, dict)
+            else []
+        )
+        return [str(step.params.get("action_id", "")), *touched]
     spec = REGISTRY.get(step.action)
     if spec is None:
         return []

@@ -9,9 +9,27 @@ from pydantic import ValidationError
 from graph.context import GraphContext
 from graph.models import Intent, PlanStep
 from policies.decision import DecisionFacts, PolicyDecision
-from policies.engine import decide_plan
+from policies.engine import Policy, decide_plan
 from runtime.coordination import paused_state, rate_used
 from tools.registry import REGISTRY
+
+ROLLBACK_NEEDS_PEOPLE = (
+    "a rollback undoes an executed action (deleting a snapshot, reopening access), so a person "
+    "approves it even where the action itself may run on its own"
+)
+
+
+def never_auto_rollback(policy: Policy, steps: list[PlanStep], decision: PolicyDecision) -> PolicyDecision:
+    """A plan that rolls something back never runs without a person: auto becomes approval."""
+    if decision.decision != "auto" or not any(step.action == "rollback" for step in steps):
+        return decision
+    return PolicyDecision(
+        decision="approval",
+        approvers=list(policy.default_approvers),
+        count=1,
+        allow_requester=True,
+        reasons=[*decision.reasons, ROLLBACK_NEEDS_PEOPLE],
+    )
 
 
 def validation_errors(action: str, params: dict[str, Any]) -> list[str]:
@@ -74,7 +92,7 @@ def decide_for(state: dict[str, Any], ctx: GraphContext) -> PolicyDecision:
             return PolicyDecision(decision="reject", reasons=reasons)
         return PolicyDecision(decision="none", reasons=["read-only or control request: nothing to execute"])
     facts = [step_facts(step, intent, state.get("context", {}), ctx) for step in steps]
-    decision = decide_plan(ctx.policy, facts)
+    decision = never_auto_rollback(ctx.policy, steps, decide_plan(ctx.policy, facts))
     unavailable = state.get("context", {}).get("unavailable", [])
     return (
         decision.model_copy(update={"reasons": [*decision.reasons, *unavailable]})

@@ -16,10 +16,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from graph.context import GraphContext
-from graph.deciding import step_facts
+from graph.deciding import never_auto_rollback, step_facts
 from graph.models import Intent, PlanStep
 from policies.engine import decide
-from runtime.coordination import action_key, consume_rate, step_done_key, step_lock_key
+from runtime.coordination import (
+    action_key,
+    consume_rate,
+    run_scope,
+    step_done_key,
+    step_lock_key,
+    undone_key,
+)
 from tools.base import ExecContext, ToolError, ToolSpec
 from tools.registry import REGISTRY
 
@@ -30,8 +37,8 @@ class StepRefused(Exception):
     """Policy or the kill switch said no at the moment of execution."""
 
 
-def action_id_for(thread_id: str, index: int) -> str:
-    return "act-" + hashlib.sha256(f"{thread_id}:{index}".encode()).hexdigest()[:10]
+def action_id_for(scope: str, index: int) -> str:
+    return "act-" + hashlib.sha256(f"{scope}:{index}".encode()).hexdigest()[:10]
 
 
 def exec_context(ctx: GraphContext, thread_id: str) -> ExecContext:
@@ -62,11 +69,35 @@ def _run(ctx: GraphContext, step: PlanStep, exec_ctx: ExecContext) -> tuple[dict
     raw = ctx.store.get(action_key(str(step.params["action_id"])))
     if raw is None:
         raise ToolError(f"no record of {step.params['action_id']}")
-    return spec.rollback(ctx.clients, args, json.loads(raw)["record"], exec_ctx), resources
+    done = json.loads(raw)
+    if (done["action"], done["params"]) != (step.params["of_action"], step.params["of_params"]):
+        raise ToolError(f"the rollback step does not match what {step.params['action_id']} did")
+    return undo_once(ctx, str(step.params["action_id"]), spec, args, done["record"], exec_ctx), resources
+
+
+def undo_once(
+    ctx: GraphContext,
+    action_id: str,
+    spec: ToolSpec[Any],
+    args: Any,
+    record: dict[str, Any],
+    exec_ctx: ExecContext,
+) -> dict[str, Any]:
+    """Apply an action's recorded inverse at most once; a failed undo may be tried again."""
+    assert spec.rollback is not None
+    owner = f"{exec_ctx.incident_id}:{time.monotonic_ns()}"
+    if not ctx.store.claim(undone_key(action_id), owner):
+        raise ToolError(f"{action_id} has already been rolled back")
+    try:
+        return spec.rollback(ctx.clients, args, record, exec_ctx)
+    except BaseException:
+        ctx.store.release(undone_key(action_id), owner)
+        raise
 
 
 def _check_policy(ctx: GraphContext, step: PlanStep, intent: Intent, state: dict[str, Any]) -> None:
-    decision = decide(ctx.policy, step_facts(step, intent, state.get("context", {}), ctx))
+    facts = step_facts(step, intent, state.get("context", {}), ctx)
+    decision = never_auto_rollback(ctx.policy, [step], decide(ctx.policy, facts))
     approved = state.get("approval", {}).get("status") == "approved"
     if decision.decision == "auto" or (decision.decision == "approval" and approved):
         return
@@ -75,12 +106,13 @@ def _check_policy(ctx: GraphContext, step: PlanStep, intent: Intent, state: dict
 
 def execute_step(ctx: GraphContext, state: dict[str, Any], index: int, step: PlanStep) -> dict[str, Any]:
     thread_id = str(state["thread_id"])
-    action_id = action_id_for(thread_id, index)
-    done = ctx.store.get(step_done_key(thread_id, index))
+    scope = run_scope(thread_id, str(state.get("run_id", "")))
+    action_id = action_id_for(scope, index)
+    done = ctx.store.get(step_done_key(scope, index))
     if done is not None:
         return {**json.loads(done), "replayed": True}
-    owner = f"{thread_id}:{index}:{time.monotonic_ns()}"
-    if not ctx.store.claim(step_lock_key(thread_id, index), owner, LOCK_SECONDS):
+    owner = f"{scope}:{index}:{time.monotonic_ns()}"
+    if not ctx.store.claim(step_lock_key(scope, index), owner, LOCK_SECONDS):
         return {
             "index": index,
             "action": step.action,
@@ -124,7 +156,7 @@ def execute_step(ctx: GraphContext, state: dict[str, Any], index: int, step: Pla
                 }
             ),
         )
-    ctx.store.put(step_done_key(thread_id, index), json.dumps(result))
+    ctx.store.put(step_done_key(scope, index), json.dumps(result))
     return result
 
 
@@ -151,7 +183,9 @@ def roll_back(ctx: GraphContext, thread_id: str, completed: list[dict[str, Any]]
             continue
         try:
             args = spec.parse_args(result["params"])
-            spec.rollback(ctx.clients, args, result["record"], exec_context(ctx, thread_id))
+            undo_once(
+                ctx, str(result["action_id"]), spec, args, result["record"], exec_context(ctx, thread_id)
+            )
             outcome = {"action_id": result["action_id"], "status": "rolled back"}
         except (ToolError, ValidationError, ClientError, BotoCoreError) as error:
             outcome = {"action_id": result["action_id"], "status": "rollback failed", "error": plain(error)}

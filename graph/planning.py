@@ -10,7 +10,7 @@ from typing import Any
 from graph.context import GraphContext
 from graph.models import Intent, PlanStep
 from policies.engine import monthly_cost_delta
-from runtime.coordination import action_key
+from runtime.coordination import action_key, undone_key
 from tools.base import AwsUnreachable, ToolError
 from tools.context import describe_asg, describe_instance
 from tools.registry import REGISTRY
@@ -107,6 +107,9 @@ def _plan_rollback(intent: Intent, ctx: GraphContext, planned: Planned) -> None:
     raw = ctx.store.get(action_key(action_id)) if action_id else None
     if raw is None:
         planned.problems.append(f"action_id '{action_id}' is not an action opsbot executed")
+        return
+    if ctx.store.get(undone_key(action_id)) is not None:
+        planned.problems.append(f"{action_id} has already been rolled back")
         return
     record = json.loads(raw)
     spec = REGISTRY.get(record["action"])

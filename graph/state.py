@@ -20,6 +20,7 @@ class RunInput(TypedDict, total=False):
 
 class GraphState(TypedDict, total=False):
     thread_id: str
+    run_id: str  # one request or alert on the thread; approvals and executions are scoped to it
     input: RunInput
     intent: JsonDict  # graph.models.Intent
     retrieved: JsonDict  # {"runbooks": [...], "incidents": [...]} with ids and scores
@@ -33,3 +34,25 @@ class GraphState(TypedDict, total=False):
     verification: list[JsonDict]
     outcome: str
     reply: str  # what the thread is told
+
+
+def fresh_run(thread_id: str, run_id: str, run_input: RunInput) -> GraphState:
+    """The input of a new run: every per-run key is reset, so nothing from an earlier run on the same
+    thread (its outcome, executions, reply) is read back as if it belonged to this one."""
+    return {
+        "thread_id": thread_id,
+        "run_id": run_id,
+        "input": run_input,
+        "intent": {},
+        "retrieved": {},
+        "context": {},
+        "plan": [],
+        "audit": {},
+        "decision": {},
+        "approval": {},
+        "executions": [],
+        "rollbacks": [],
+        "verification": [],
+        "outcome": "",
+        "reply": "",
+    }

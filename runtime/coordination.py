@@ -39,25 +39,34 @@ def consume_rate(store: CoordinationStore, action: str, now: float) -> int:
     return store.incr_window(rate_key(action, now), HOUR)
 
 
+def run_scope(thread_id: str, run_id: str) -> str:
+    """Votes, the resume claim and step execution belong to one run, never to a whole thread."""
+    return f"{thread_id}/{run_id}" if run_id else thread_id
+
+
 def pending_key(thread_id: str) -> str:
     return f"pending:{thread_id}"
 
 
-def votes_key(thread_id: str) -> str:
-    return f"votes:{thread_id}"
+def votes_key(scope: str) -> str:
+    return f"votes:{scope}"
 
 
-def resume_claim_key(thread_id: str) -> str:
-    return f"resume:{thread_id}"
+def resume_claim_key(scope: str) -> str:
+    return f"resume:{scope}"
 
 
-def step_lock_key(thread_id: str, index: int) -> str:
-    return f"exec:{thread_id}:{index}"
+def step_lock_key(scope: str, index: int) -> str:
+    return f"exec:{scope}:{index}"
 
 
-def step_done_key(thread_id: str, index: int) -> str:
-    return f"exec-done:{thread_id}:{index}"
+def step_done_key(scope: str, index: int) -> str:
+    return f"exec-done:{scope}:{index}"
 
 
 def action_key(action_id: str) -> str:
     return f"action:{action_id}"
+
+
+def undone_key(action_id: str) -> str:
+    return f"undone:{action_id}"

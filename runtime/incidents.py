@@ -15,16 +15,31 @@ class IncidentThread:
     thread_id: str
     is_new: bool
     repeats: int  # deliveries after the first
+    run: bool  # whether this delivery runs the graph (the first one, and a resolution)
 
 
 def thread_for(fingerprint: str) -> str:
     return "inc-" + hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
 
 
-def open_incident(store: CoordinationStore, fingerprint: str) -> IncidentThread:
-    """Claim the fingerprint atomically: the first delivery opens the thread, later ones count."""
+def open_incident(store: CoordinationStore, fingerprint: str, resolved: bool = False) -> IncidentThread:
+    """Claim the fingerprint atomically: the first delivery opens the thread, later ones count.
+
+    A resolution (alarm back to OK, check passed) runs in the same thread and closes the incident,
+    so the alarm's next firing is acted on again instead of being counted as a repeat.
+    """
     thread_id = thread_for(fingerprint)
-    if store.claim(f"incident:{fingerprint}", thread_id):
-        return IncidentThread(thread_id, True, 0)
-    repeats = store.incr_window(f"repeats:{fingerprint}", REPEAT_WINDOW_SECONDS)
-    return IncidentThread(thread_id, False, repeats)
+    claimed = store.claim(incident_key(fingerprint), thread_id)
+    repeats = 0 if claimed else store.incr_window(repeats_key(fingerprint), REPEAT_WINDOW_SECONDS)
+    if resolved:
+        store.delete(incident_key(fingerprint))
+        store.delete(repeats_key(fingerprint))
+    return IncidentThread(thread_id, claimed, repeats, run=claimed or resolved)
+
+
+def incident_key(fingerprint: str) -> str:
+    return f"incident:{fingerprint}"
+
+
+def repeats_key(fingerprint: str) -> str:
+    return f"repeats:{fingerprint}"

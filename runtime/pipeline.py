@@ -8,6 +8,8 @@ give one execution. Authority (approver groups, self-approval) is checked here, 
 from __future__ import annotations
 
 import json
+import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,9 +25,9 @@ from graph.nodes.decide import decide
 from graph.nodes.parse import parse
 from graph.nodes.plan import plan
 from graph.nodes.retrieve import retrieve
-from graph.state import GraphState, JsonDict, RunInput
+from graph.state import GraphState, JsonDict, RunInput, fresh_run
 from policies.engine import approver_groups_of
-from runtime.coordination import pending_key, resume_claim_key, votes_key
+from runtime.coordination import pending_key, resume_claim_key, run_scope, votes_key
 
 CLAIM_SECONDS = 24 * 3600
 UsergroupExpander = Callable[[str], list[str]]
@@ -54,6 +56,13 @@ class Pipeline:
     def __init__(self, ctx: GraphContext, checkpointer: Any) -> None:
         self.ctx = ctx
         self.graph = build_graph(checkpointer)
+        self._thread_locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def _serialised(self, thread_id: str) -> threading.Lock:
+        """Runs on one graph thread never overlap in this process (a repeat alert, a click mid-run)."""
+        with self._locks_guard:
+            return self._thread_locks.setdefault(thread_id, threading.Lock())
 
     def _config(self, thread_id: str) -> Any:
         return {"configurable": {"thread_id": thread_id}}
@@ -69,35 +78,49 @@ class Pipeline:
         return RunResult(thread_id, state)
 
     def start(self, thread_id: str, run_input: RunInput) -> RunResult:
-        state = self.graph.invoke(
-            {"thread_id": thread_id, "input": run_input}, self._config(thread_id), context=self.ctx
-        )
-        return self._finish(thread_id, dict(state))
+        """A new run on the thread. It starts from a clean state and supersedes any pending approval."""
+        run = fresh_run(thread_id, uuid.uuid4().hex[:12], run_input)
+        with self._serialised(thread_id):
+            state = self.graph.invoke(run, self._config(thread_id), context=self.ctx)
+            return self._finish(thread_id, dict(state))
 
     def pending(self, thread_id: str) -> JsonDict | None:
         raw = self.ctx.store.get(pending_key(thread_id))
         return json.loads(raw) if raw else None
 
     def _resume(self, thread_id: str, answer: JsonDict) -> RunResult:
-        state = self.graph.invoke(Command(resume=answer), self._config(thread_id), context=self.ctx)
-        return self._finish(thread_id, dict(state))
+        with self._serialised(thread_id):
+            state = self.graph.invoke(Command(resume=answer), self._config(thread_id), context=self.ctx)
+            return self._finish(thread_id, dict(state))
 
-    def _claim_and_resume(self, thread_id: str, by: str, answer: JsonDict) -> VoteResult:
-        if not self.ctx.store.claim(resume_claim_key(thread_id), by, CLAIM_SECONDS):
+    def _claim_and_resume(self, thread_id: str, pending: JsonDict, by: str, answer: JsonDict) -> VoteResult:
+        run_id = str(pending.get("run_id", ""))
+        if not self.ctx.store.claim(resume_claim_key(run_scope(thread_id, run_id)), by, CLAIM_SECONDS):
             return VoteResult(False, "this approval has already been decided")
-        run = self._resume(thread_id, answer)
+        run = self._resume(thread_id, {**answer, "run_id": run_id})
         return VoteResult(True, f"{answer['status']} by {by}", answer.get("approvers", []), run)
 
     def vote(
-        self, thread_id: str, user: str, approve: bool, expand_usergroup: UsergroupExpander | None = None
+        self,
+        thread_id: str,
+        user: str,
+        approve: bool,
+        expand_usergroup: UsergroupExpander | None = None,
+        run_id: str | None = None,
     ) -> VoteResult:
-        """A person clicked Approve or Reject. Only authorised, distinct, non-requesting people count."""
+        """A person clicked Approve or Reject. Only authorised, distinct, non-requesting people count.
+
+        ``run_id`` (from the approval request the person saw) makes sure a click on an old request's
+        buttons never counts for a newer request on the same thread.
+        """
         pending = self.pending(thread_id)
         if pending is None:
             return VoteResult(False, "there is no pending approval on this thread")
+        if run_id is not None and run_id != pending.get("run_id", ""):
+            return VoteResult(False, "that approval request was replaced by a newer request on this thread")
         if self.ctx.clock() > float(pending["expires_at"]):
             self.ctx.audit.append("approval_expired", thread_id, {"user": user})
-            result = self._claim_and_resume(thread_id, user, {"status": "expired", "by": user})
+            result = self._claim_and_resume(thread_id, pending, user, {"status": "expired", "by": user})
             return VoteResult(False, "this approval has expired; nothing will execute", run=result.run)
         allowed = set(pending.get("groups", []))
         if not allowed & approver_groups_of(self.ctx.policy, user, expand_usergroup):
@@ -110,15 +133,16 @@ class Pipeline:
             return VoteResult(False, "not authorised: the requester may not approve this action")
         if not approve:
             return self._claim_and_resume(
-                thread_id, user, {"status": "rejected", "by": user, "approvers": [user]}
+                thread_id, pending, user, {"status": "rejected", "by": user, "approvers": [user]}
             )
-        approvers = self.ctx.store.add_member(votes_key(thread_id), user)
+        scope = run_scope(thread_id, str(pending.get("run_id", "")))
+        approvers = self.ctx.store.add_member(votes_key(scope), user)
         self.ctx.audit.append("approval_vote", thread_id, {"user": user, "approvers": approvers})
         needed = int(pending.get("count", 1))
         if len(approvers) < needed:
             return VoteResult(True, f"approval {len(approvers)} of {needed} recorded", approvers)
         return self._claim_and_resume(
-            thread_id, user, {"status": "approved", "by": user, "approvers": approvers}
+            thread_id, pending, user, {"status": "approved", "by": user, "approvers": approvers}
         )
 
     def expire_due(self) -> list[RunResult]:
@@ -129,7 +153,9 @@ class Pipeline:
             pending = self.pending(thread_id)
             if pending is None or self.ctx.clock() <= float(pending["expires_at"]):
                 continue
-            result = self._claim_and_resume(thread_id, "opsbot:expiry", {"status": "expired", "by": "opsbot"})
+            result = self._claim_and_resume(
+                thread_id, pending, "opsbot:expiry", {"status": "expired", "by": "opsbot"}
+            )
             if result.run is not None:
                 closed.append(result.run)
         return closed

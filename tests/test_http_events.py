@@ -109,3 +109,22 @@ def test_opsbot_serve_starts_and_answers_healthz(tmp_path: Path) -> None:
         proc.wait(timeout=10)
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def test_an_alarm_that_recovers_and_fires_again_is_acted_on_again(server: EventsServer) -> None:
+    alarm = load_fixture("aws/cloudwatch_alarm_state_change_metric.json")
+    firing = json.dumps(alarm).encode()
+    alarm["detail"]["state"]["value"] = "OK"
+    recovered = json.dumps(alarm).encode()
+    first = post(server, firing)[1]
+    repeat = post(server, firing)[1]
+    ok = post(server, recovered)[1]
+    again = post(server, firing)[1]
+    assert first["new"]
+    assert not repeat["new"]
+    assert repeat["repeats"] == 1
+    assert first["thread_id"] == repeat["thread_id"] == ok["thread_id"] == again["thread_id"]
+    assert again["new"]
+    assert again["repeats"] == 0
+    wait_for_runs(server)
+    assert len(server.runs) == 3  # the first firing, the recovery, the next firing

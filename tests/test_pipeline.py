@@ -176,6 +176,10 @@ def test_rollback_applies_the_recorded_inverse_under_the_original_rule(pipeline)
     assert done.run is not None
     assert done.run.state["outcome"] == "executed"
     assert group_ids(pipeline, estate.miner_instance) == before
+    again = pipeline.start("t-undo-2", {"text": f"roll back {isolate['action_id']}", "requester": ONCALL})
+    assert again.pending is None
+    assert again.state["decision"]["decision"] == "reject"
+    assert any("already been rolled back" in reason for reason in again.state["decision"]["reasons"])
 
 
 def test_a_restart_during_a_pending_approval_still_resumes(tmp_path: Path, aws_endpoint: str) -> None:
@@ -219,3 +223,21 @@ def test_dry_run_mode_executes_nothing(
     assert run.state["outcome"] == "dry_run"
     assert {e["status"] for e in run.state["executions"]} == {"dry_run"}
     assert estate.web_group_id in group_ids(pipeline, estate.miner_instance)
+
+
+def test_two_rollbacks_approved_at_once_undo_only_once(pipeline) -> None:
+    estate = make_estate(pipeline)
+    run = pipeline.start("t-iso-twice", {"event": crypto_event(estate.miner_instance)})
+    isolate = next(e for e in run.state["executions"] if e["action"] == "isolate_instance")
+    text = f"roll back {isolate['action_id']}"
+    first = pipeline.start("t-undo-a", {"text": text, "requester": ONCALL})
+    second = pipeline.start("t-undo-b", {"text": text, "requester": ONCALL})
+    assert first.pending is not None
+    assert second.pending is not None
+    done = pipeline.vote("t-undo-a", SECURITY, approve=True)
+    assert done.run is not None
+    assert done.run.state["outcome"] == "executed"
+    late = pipeline.vote("t-undo-b", SECURITY, approve=True)
+    assert late.run is not None
+    assert late.run.state["executions"][0]["status"] == "failed"
+    assert "already been rolled back" in late.run.state["executions"][0]["error"]

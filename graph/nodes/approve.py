@@ -35,6 +35,8 @@ def judge_answer(pending: JsonDict, answer: Any, now: float) -> JsonDict:
         return {**base, "status": "rejected", "reason": "the resume value was not an approval answer"}
     approvers = sorted({str(user) for user in answer.get("approvers", [])})
     status = answer.get("status")
+    if answer.get("run_id", "") != pending.get("run_id", ""):
+        return {**base, "status": "rejected", "reason": "the answer was for another request on this thread"}
     if now > float(pending["expires_at"]) or status == "expired":
         return {**base, "status": "expired", "approvers": [], "reason": "the approval expired"}
     if status != "approved":

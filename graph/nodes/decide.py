@@ -22,6 +22,7 @@ def decide(state: GraphState, runtime: Runtime[GraphContext]) -> JsonDict:
             "allow_requester": decision.allow_requester,
             "requester": state["intent"].get("requester", ""),
             "expires_at": ctx.clock() + ttl,
+            "run_id": state.get("run_id", ""),
         }
     else:
         update["approval"] = {"status": "not_needed"}
