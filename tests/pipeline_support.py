@@ -16,6 +16,13 @@ from runtime.config import Settings
 from runtime.pipeline import Pipeline
 from runtime.services import build_context
 
+# People in the shipped policy's groups (policies/decision_matrix.yaml), and people in none.
+PLATFORM = "U0PLATFORM1"
+PLATFORM_2 = "U0PLATFORM2"
+SECURITY = "U0SECURITY1"
+ONCALL = "U0ONCALL042"  # asks; approves nothing
+STRANGER = "U0STRANGER1"
+
 
 @dataclass
 class FakeClock:

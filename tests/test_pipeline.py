@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 from pipeline_support import (
+    ONCALL,
+    PLATFORM,
+    PLATFORM_2,
+    SECURITY,
     FakeClock,
     Recorder,
     crypto_event,
@@ -19,11 +23,6 @@ from pipeline_support import (
 
 from cli.demo import injected_alarm
 from runtime.audit_log import verify
-
-PLATFORM = "U0PLATFORM1"
-PLATFORM_2 = "U0PLATFORM2"
-SECURITY = "U0SECURITY1"
-ONCALL = "U0ONCALL042"
 
 
 @pytest.fixture

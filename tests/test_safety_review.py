@@ -12,18 +12,23 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from pipeline_support import FakeClock, crypto_event, executions, make_estate, make_pipeline
+from pipeline_support import (
+    ONCALL,
+    PLATFORM_2,
+    SECURITY,
+    STRANGER,
+    FakeClock,
+    crypto_event,
+    executions,
+    make_estate,
+    make_pipeline,
+)
 
 from cli.main import main
 from graph.auditing import audit_plan
 from graph.executor import execute_step
 from graph.models import Intent, PlanStep
 from runtime.coordination import action_key
-
-ONCALL = "U0ONCALL042"
-SECURITY = "U0SECURITY1"
-PLATFORM_2 = "U0PLATFORM2"
-STRANGER = "U0STRANGER1"
 
 
 @pytest.fixture
