@@ -53,20 +53,26 @@ def describe_step(action: str, params: dict[str, Any], why: str, cost: float | N
     )
 
 
+def _read_instance(ctx: GraphContext, planned: Planned, instance_id: str, region: str) -> dict[str, Any]:
+    """Describe an instance and keep what AWS said in the plan's context."""
+    facts = describe_instance(ctx.clients, instance_id, region)
+    planned.context.setdefault("instances", {})[instance_id] = facts
+    return facts
+
+
 def _gather_instance(intent: Intent, ctx: GraphContext, planned: Planned) -> None:
     instance_id = intent.params.get("instance_id")
     if not isinstance(instance_id, str) or intent.errors:
         return
     region = str(intent.params.get("region", ctx.settings.aws_region))
     try:
-        facts = describe_instance(ctx.clients, instance_id, region)
+        facts = _read_instance(ctx, planned, instance_id, region)
     except AwsUnreachable as error:
         planned.unavailable.append(str(error))
         return
     except ToolError as error:
         planned.problems.append(str(error))
         return
-    planned.context.setdefault("instances", {})[instance_id] = facts
     planned.found += [str(eni["vpc_id"]) for eni in facts["network_interfaces"] if eni.get("vpc_id")]
     planned.found += [str(volume["volume_id"]) for volume in facts["volumes"]]
 
@@ -160,10 +166,9 @@ def _vpcs_of(intent: Intent, ctx: GraphContext, planned: Planned) -> list[str]:
     vpcs: set[str] = set()
     for instance_id in intent.alert.instance_ids:
         try:
-            facts = describe_instance(ctx.clients, instance_id, intent.alert.region)
+            facts = _read_instance(ctx, planned, instance_id, intent.alert.region)
         except ToolError:
             continue  # the instance is gone or elsewhere: block region-wide
-        planned.context.setdefault("instances", {})[instance_id] = facts
         if facts.get("vpc_id"):
             vpcs.add(str(facts["vpc_id"]))
     planned.found += sorted(vpcs)
