@@ -54,9 +54,7 @@ def plain_error(action: str, issue: Any) -> str:
 def step_facts(
     step: PlanStep, intent: Intent, state_context: dict[str, Any], ctx: GraphContext
 ) -> DecisionFacts:
-    action, params = step.action, step.params
-    if action == "rollback":  # the inverse runs under the original action's rule
-        action, params = str(params.get("of_action", "")), dict(params.get("of_params", {}))
+    action, params = step.governing()
     alert = intent.alert
     asg = state_context.get("asgs", {}).get(str(params.get("asg_name", "")), {})
     errors = [*intent.errors, *state_context.get("problems", []), *validation_errors(action, params)]

@@ -53,11 +53,9 @@ def exec_context(ctx: GraphContext, thread_id: str) -> ExecContext:
 
 def _spec_and_args(step: PlanStep) -> tuple[ToolSpec[Any], Any, str]:
     """Resolve the tool, its validated args, and the mode (run or rollback)."""
-    if step.action == "rollback":
-        spec = REGISTRY[str(step.params["of_action"])]
-        return spec, spec.parse_args(dict(step.params["of_params"])), "rollback"
-    spec = REGISTRY[step.action]
-    return spec, spec.parse_args(step.params), "run"
+    action, params = step.governing()
+    spec = REGISTRY[action]
+    return spec, spec.parse_args(params), "rollback" if step.action == "rollback" else "run"
 
 
 def _run(ctx: GraphContext, step: PlanStep, exec_ctx: ExecContext) -> tuple[dict[str, Any], list[str]]:
@@ -130,7 +128,7 @@ def execute_step(ctx: GraphContext, state: dict[str, Any], index: int, step: Pla
     }
     try:
         _check_policy(ctx, step, intent, state)
-        consume_rate(ctx.store, _policy_action(step), ctx.clock())
+        consume_rate(ctx.store, step.governing()[0], ctx.clock())
         record, resources = _run(ctx, step, exec_context(ctx, thread_id))
         result |= {
             "status": "dry_run" if record.get("dry_run") else "ok",
@@ -158,10 +156,6 @@ def execute_step(ctx: GraphContext, state: dict[str, Any], index: int, step: Pla
         )
     ctx.store.put(step_done_key(scope, index), json.dumps(result))
     return result
-
-
-def _policy_action(step: PlanStep) -> str:
-    return str(step.params.get("of_action")) if step.action == "rollback" else step.action
 
 
 def plain(error: BaseException) -> str:

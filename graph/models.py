@@ -62,6 +62,13 @@ class PlanStep(Model):
     risk: str = "write"
     monthly_cost_usd: float | None = None  # estimated change in monthly cost, None = unknown
 
+    def governing(self) -> tuple[str, dict[str, Any]]:
+        """The action and params whose policy rule governs this step: a rollback runs under the
+        rule of the action it undoes."""
+        if self.action == "rollback":
+            return str(self.params.get("of_action", "")), dict(self.params.get("of_params", {}))
+        return self.action, self.params
+
 
 class AuditVerdict(Model):
     verdict: Literal["pass", "veto"]
