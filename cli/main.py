@@ -9,7 +9,7 @@ import logging
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graph.render import summary
 from policies.engine import PolicyError
@@ -18,6 +18,9 @@ from runtime.config import Settings
 from runtime.pipeline import Pipeline, RunResult
 from runtime.services import open_pipeline
 from runtime.store import StoreUnavailable
+
+if TYPE_CHECKING:
+    from bot.wiring import SlackBot
 
 
 class TerminalNotifier:
@@ -141,13 +144,36 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.http_server import serve
+    from bot.sns import SnsVerifier, parse_topic_allow_list
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     token = settings.events_token.get_secret_value() if settings.events_token else None
     if token is None:
-        print("opsbot: OPSBOT_EVENTS_TOKEN is not set: POST /events will answer 503", file=sys.stderr)
-    serve(open_pipeline(settings), args.host, settings.port if args.port is None else args.port, token)
+        print(
+            "opsbot: OPSBOT_EVENTS_TOKEN is not set: EventBridge posts to /events will answer 503",
+            file=sys.stderr,
+        )
+    pipeline = open_pipeline(settings)
+    slack = start_slack(settings, pipeline)
+    sns = SnsVerifier(parse_topic_allow_list(settings.sns_topic_arns_csv))
+    serve(pipeline, args.host, settings.port if args.port is None else args.port, token, sns=sns, slack=slack)
     return 0
+
+
+def start_slack(settings: Settings, pipeline: Pipeline) -> SlackBot | None:
+    """The Slack bot, when configured: HTTP mode on /slack/events, or Socket Mode with an app token."""
+    if not settings.slack_enabled:
+        print("opsbot: SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET not set: Slack is off", file=sys.stderr)
+        return None
+    from bot.wiring import build_slack_bot
+
+    bot = build_slack_bot(settings, pipeline)
+    if settings.slack_app_token is not None:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        SocketModeHandler(bot.app, settings.slack_app_token.get_secret_value()).connect()  # type: ignore[no-untyped-call]
+        print("opsbot: connected to Slack in Socket Mode", file=sys.stderr)
+    return bot
 
 
 def parser() -> argparse.ArgumentParser:
@@ -165,7 +191,9 @@ def parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the scenarios of the README against a sandbox estate in moto")
     demo.add_argument("--data-dir", help="keep the demo's audit log and state here (default: a temp dir)")
     demo.set_defaults(run=cmd_demo)
-    serve = sub.add_parser("serve", help="HTTP endpoint for alert posts (/events) and /healthz")
+    serve = sub.add_parser(
+        "serve", help="the Slack bot (/slack/events or Socket Mode), alert posts (/events), /healthz"
+    )
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server in a container
     serve.add_argument("--port", type=int, default=None, help="default: $PORT or 3000")
     serve.set_defaults(run=cmd_serve)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -12,10 +11,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from graph.context import GraphContext
 from graph.models import Intent
 from policies.engine import can_control
-from runtime.audit_log import entries
-from runtime.coordination import clear_paused, paused_state, rate_used, set_paused
+from runtime.coordination import clear_paused, set_paused
+from runtime.status import status_report
 from tools.base import INSTANCE_ID_RE, ToolError
-from tools.context import alarms_in_alarm, describe_asg, describe_instance
+from tools.context import describe_asg, describe_instance
 
 HELP = """I run AWS actions under policy, with an audit and people in charge. Try:
   isolate i-0abc… in us-east-1 · block 203.0.113.45 · unblock 203.0.113.45
@@ -34,41 +33,38 @@ def _when(epoch: float) -> str:
 
 
 def status_text(ctx: GraphContext) -> str:
-    now = ctx.clock()
-    paused = paused_state(ctx.store)
+    return render_status(status_report(ctx))
+
+
+def render_status(report: dict[str, Any]) -> str:
+    paused = report["paused"]
     lines = [
         f"Automation: PAUSED by {paused['by']} since {_when(paused['at'])}"
         if paused
         else "Automation: running"
     ]
-    pending = [json.loads(raw) for key in ctx.store.keys("pending:") if (raw := ctx.store.get(key))]
-    lines.append(f"Pending approvals: {len(pending)}")
+    lines.append(f"Open incidents: {len(report['incidents'])}")
+    lines += [
+        f"  - {i['thread_id']}: {i.get('title') or 'untitled'} (repeats: {i.get('repeats', 0)})"
+        for i in report["incidents"]
+    ]
+    lines.append(f"Pending approvals: {len(report['pending'])}")
     lines += [
         f"  - {p.get('thread_id')}: {p.get('summary', '')} (needs {', '.join(p.get('groups', []))})"
-        for p in pending
+        for p in report["pending"]
     ]
-    recent = [e for e in entries(ctx.audit.path, kind="action")][-5:]
+    recent = report["last_actions"]
     lines.append("Last actions:" if recent else "Last actions: none")
-    lines += [
-        f"  - {e['data'].get('action_id')} {e['data'].get('action')}: {e['data'].get('status')} ({e['ts']})"
-        for e in recent
-    ]
-    budgets = [
-        f"{action} {max(limit - rate_used(ctx.store, action, now), 0)}/{limit}"
-        for action, limit in sorted(ctx.policy.rate_limits.items())
-    ]
+    lines += [f"  - {a['action_id']} {a['action']}: {a['status']} ({a['ts']})" for a in recent]
+    budgets = [f"{b['action']} {b['left']}/{b['limit']}" for b in report["budgets"]]
     lines.append("Rate budget left this hour: " + ", ".join(budgets))
-    lines.append(_alarms_line(ctx))
+    alarms = report["alarms"]
+    if alarms is None:
+        lines.append("CloudWatch alarms: AWS not reachable")
+    else:
+        names = ", ".join(str(alarm.get("name")) for alarm in alarms[:10])
+        lines.append(f"CloudWatch alarms in ALARM: {len(alarms)}" + (f" ({names})" if names else ""))
     return "\n".join(lines)
-
-
-def _alarms_line(ctx: GraphContext) -> str:
-    try:
-        alarms = alarms_in_alarm(ctx.clients, ctx.settings.aws_region)
-    except (ToolError, ClientError, BotoCoreError):
-        return "CloudWatch alarms: AWS not reachable"
-    names = ", ".join(str(alarm.get("name")) for alarm in alarms[:10])
-    return f"CloudWatch alarms in ALARM: {len(alarms)}" + (f" ({names})" if names else "")
 
 
 def pause(ctx: GraphContext, intent: Intent) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -31,8 +32,37 @@ def outcome_of(state: dict[str, Any]) -> str:
     return "pending"
 
 
+def params_text(params: dict[str, Any]) -> str:
+    """``k=v, k=v`` for a step's params; a rollback's copy of the undone action's params is left out."""
+    return ", ".join(f"{k}={v}" for k, v in params.items() if k not in ("of_params",))
+
+
+def cost_text(cost: Any) -> str:
+    """A step's estimated change in monthly cost: ``+$121.47/month``, or ``cost unknown``."""
+    if isinstance(cost, bool) or not isinstance(cost, int | float) or not math.isfinite(cost):
+        return "cost unknown"
+    sign = "-" if cost < 0 else "+"
+    return f"{sign}${abs(cost):,.2f}/month"
+
+
+def execution_line(result: dict[str, Any]) -> str:
+    detail = result.get("error") or ""
+    return f"Executed {result.get('action')} {result.get('action_id')}: {result.get('status')}" + (
+        f" — {detail}" if detail else ""
+    )
+
+
+def rollback_line(undo: dict[str, Any]) -> str:
+    return f"Rolled back {undo.get('action_id')}: {undo.get('status')}"
+
+
+def verification_line(check: dict[str, Any]) -> str:
+    verdict = "ok" if check.get("ok") else "FAILED"
+    return f"Verified {check.get('action_id')}: {verdict} — {check.get('detail')}"
+
+
 def step_line(index: int, step: dict[str, Any]) -> str:
-    params = ", ".join(f"{k}={v}" for k, v in step.get("params", {}).items() if k not in ("of_params",))
+    params = params_text(step.get("params", {}))
     cost = step.get("monthly_cost_usd")
     money = f", ≈${cost:+.0f}/month" if isinstance(cost, int | float) else ""
     return (
@@ -69,17 +99,9 @@ def summary(state: dict[str, Any]) -> str:
             + (f" by {who}" if who else "")
             + (f" — {approval['reason']}" if approval.get("reason") else "")
         )
-    for result in state.get("executions", []):
-        detail = result.get("error") or ""
-        lines.append(
-            f"Executed {result.get('action')} {result.get('action_id')}: {result.get('status')}"
-            + (f" — {detail}" if detail else "")
-        )
-    for undo in state.get("rollbacks", []):
-        lines.append(f"Rolled back {undo.get('action_id')}: {undo.get('status')}")
-    for check in state.get("verification", []):
-        verdict = "ok" if check.get("ok") else "FAILED"
-        lines.append(f"Verified {check.get('action_id')}: {verdict} — {check.get('detail')}")
+    lines += [execution_line(result) for result in state.get("executions", [])]
+    lines += [rollback_line(undo) for undo in state.get("rollbacks", [])]
+    lines += [verification_line(check) for check in state.get("verification", [])]
     if state.get("reply"):
         lines.append(str(state["reply"]))
     lines.append(f"Outcome: {outcome_of(state)}")

@@ -28,6 +28,19 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     anthropic_api_key: SecretStr | None = Field(default=None, alias="ANTHROPIC_API_KEY")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str | None = Field(default=None, alias="SLACK_API_URL")
+    alert_channels_csv: str = Field(default="", alias="OPSBOT_ALERT_CHANNELS")
+    incidents_channel: str | None = Field(default=None, alias="OPSBOT_INCIDENTS_CHANNEL")
+    sns_topic_arns_csv: str = Field(default="", alias="OPSBOT_SNS_TOPIC_ARNS")
+
+    @property
+    def alert_channels(self) -> set[str]:
+        return {channel.strip() for channel in self.alert_channels_csv.split(",") if channel.strip()}
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None and self.slack_signing_secret is not None
 
     @property
     def audit_log_path(self) -> Path:

@@ -31,6 +31,7 @@ from runtime.coordination import pending_key, resume_claim_key, run_scope, votes
 
 CLAIM_SECONDS = 24 * 3600
 UsergroupExpander = Callable[[str], list[str]]
+DecisionListener = Callable[[JsonDict, JsonDict], None]  # (the pending request, the answer)
 
 
 @dataclass
@@ -38,6 +39,7 @@ class RunResult:
     thread_id: str
     state: JsonDict
     pending: JsonDict | None = None  # the approval request, when the run waits for people
+    decided: JsonDict | None = None  # the approval request this run resumed, when it resumed one
 
     @property
     def outcome(self) -> str:
@@ -93,11 +95,25 @@ class Pipeline:
             state = self.graph.invoke(Command(resume=answer), self._config(thread_id), context=self.ctx)
             return self._finish(thread_id, dict(state))
 
-    def _claim_and_resume(self, thread_id: str, pending: JsonDict, by: str, answer: JsonDict) -> VoteResult:
+    def last_state(self, thread_id: str) -> JsonDict:
+        """The thread's latest checkpointed state (empty for a thread that never ran)."""
+        return dict(self.graph.get_state(self._config(thread_id)).values)
+
+    def _claim_and_resume(
+        self,
+        thread_id: str,
+        pending: JsonDict,
+        by: str,
+        answer: JsonDict,
+        on_decided: DecisionListener | None = None,
+    ) -> VoteResult:
         run_id = str(pending.get("run_id", ""))
         if not self.ctx.store.claim(resume_claim_key(run_scope(thread_id, run_id)), by, CLAIM_SECONDS):
             return VoteResult(False, "this approval has already been decided")
+        if on_decided is not None:
+            on_decided(pending, answer)
         run = self._resume(thread_id, {**answer, "run_id": run_id})
+        run.decided = pending
         return VoteResult(True, f"{answer['status']} by {by}", answer.get("approvers", []), run)
 
     def vote(
@@ -107,11 +123,13 @@ class Pipeline:
         approve: bool,
         expand_usergroup: UsergroupExpander | None = None,
         run_id: str | None = None,
+        on_decided: DecisionListener | None = None,
     ) -> VoteResult:
         """A person clicked Approve or Reject. Only authorised, distinct, non-requesting people count.
 
         ``run_id`` (from the approval request the person saw) makes sure a click on an old request's
-        buttons never counts for a newer request on the same thread.
+        buttons never counts for a newer request on the same thread. ``on_decided`` hears the decision
+        once it is claimed and before anything executes (Slack shows who decided, then the result).
         """
         pending = self.pending(thread_id)
         if pending is None:
@@ -120,7 +138,9 @@ class Pipeline:
             return VoteResult(False, "that approval request was replaced by a newer request on this thread")
         if self.ctx.clock() > float(pending["expires_at"]):
             self.ctx.audit.append("approval_expired", thread_id, {"user": user})
-            result = self._claim_and_resume(thread_id, pending, user, {"status": "expired", "by": user})
+            result = self._claim_and_resume(
+                thread_id, pending, user, {"status": "expired", "by": user}, on_decided
+            )
             return VoteResult(False, "this approval has expired; nothing will execute", run=result.run)
         allowed = set(pending.get("groups", []))
         if not allowed & approver_groups_of(self.ctx.policy, user, expand_usergroup):
@@ -133,7 +153,7 @@ class Pipeline:
             return VoteResult(False, "not authorised: the requester may not approve this action")
         if not approve:
             return self._claim_and_resume(
-                thread_id, pending, user, {"status": "rejected", "by": user, "approvers": [user]}
+                thread_id, pending, user, {"status": "rejected", "by": user, "approvers": [user]}, on_decided
             )
         scope = run_scope(thread_id, str(pending.get("run_id", "")))
         approvers = self.ctx.store.add_member(votes_key(scope), user)
@@ -142,7 +162,7 @@ class Pipeline:
         if len(approvers) < needed:
             return VoteResult(True, f"approval {len(approvers)} of {needed} recorded", approvers)
         return self._claim_and_resume(
-            thread_id, pending, user, {"status": "approved", "by": user, "approvers": approvers}
+            thread_id, pending, user, {"status": "approved", "by": user, "approvers": approvers}, on_decided
         )
 
     def expire_due(self) -> list[RunResult]:

@@ -55,8 +55,8 @@ def clients(moto_server: str) -> Any:
 @pytest.fixture
 def aws_endpoint(moto_server: str) -> str:
     """A fresh, empty moto estate for each test."""
-    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")  # noqa: S310
-    urllib.request.urlopen(request, timeout=10).read()  # noqa: S310
+    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).read()
     return moto_server
 
 

@@ -35,7 +35,7 @@ def post(server: EventsServer, body: bytes, token: str | None = TOKEN) -> tuple[
     if token is not None:
         request.add_header(TOKEN_HEADER, token)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())

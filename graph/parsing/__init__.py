@@ -1,4 +1,7 @@
-"""Offline parsers: AWS events and chat text become an ``Intent``; untrusted text is screened."""
+"""Offline parsers: AWS events, Slack alert posts and chat text become an ``Intent``.
+
+Untrusted text is screened.
+"""
 
 from graph.parsing.directives import find_directives
 from graph.parsing.events import (
@@ -8,13 +11,16 @@ from graph.parsing.events import (
     parse_event,
     parse_events,
 )
+from graph.parsing.slack_posts import alert_from_post, is_alert_post
 from graph.parsing.text import parse_request
 
 __all__ = [
     "EventFormatError",
+    "alert_from_post",
     "find_directives",
     "intent_from_alert",
     "intent_from_event",
+    "is_alert_post",
     "parse_event",
     "parse_events",
     "parse_request",

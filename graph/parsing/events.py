@@ -3,6 +3,7 @@
 Envelopes (SNS HTTP delivery, SNS->Lambda ``Records``, SQS ``body``, JSON strings) are unwrapped
 recursively.  Sources: GuardDuty, CloudWatch alarms (EventBridge, SNS and Lambda-action shapes),
 Security Hub, AWS Health, EC2 state changes and EC2 Auto Scaling, each read in its own module.
+Slack Events API messages posted by alert integrations are read in ``slack_posts``.
 Anything else raises ``EventFormatError`` with a one-line message, never another exception type.
 
 Only structured fields name resources.  Titles and descriptions are untrusted free text.
@@ -24,9 +25,12 @@ from graph.parsing.envelopes import unwrap
 from graph.parsing.event_fields import EventFormatError, JsonObject, ParsedEvent, read_str, required_obj
 from graph.parsing.guardduty import guardduty_finding, is_guardduty_finding
 from graph.parsing.securityhub import security_hub_finding, security_hub_findings
+from graph.parsing.slack_posts import is_slack_event, post_events
 
 
 def _classify(data: JsonObject) -> list[ParsedEvent]:
+    if is_slack_event(data):
+        return post_events(data)
     source = read_str(data, "source")
     detail_type = read_str(data, "detail-type")
     if detail_type == "GuardDuty Finding" or source == "aws.guardduty":

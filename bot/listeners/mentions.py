@@ -1,0 +1,15 @@
+"""@opsbot mentions: acked by Bolt at once, then answered in the message's thread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import App
+
+from bot.conversation import SlackBridge
+
+
+def register(app: App, bridge: SlackBridge) -> None:
+    @app.event("app_mention")
+    def on_mention(event: dict[str, Any]) -> None:
+        bridge.handle_mention(event)
