@@ -11,7 +11,7 @@ from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 
 from bot.conversation import SlackBridge
-from bot.listeners import actions, commands, mentions, messages
+from bot.listeners import actions, commands, mentions, messages, reactions
 from bot.threads import SlackThreads
 from runtime.store import StoreUnavailable
 
@@ -50,6 +50,7 @@ def build_app(bridge: SlackBridge, client: WebClient, signing_secret: str, alert
     messages.register(app, bridge, alert_channels)
     actions.register(app, bridge)
     commands.register(app, bridge)
+    reactions.register(app, bridge)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

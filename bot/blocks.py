@@ -28,7 +28,17 @@ from bot.slack_text import (
     escape,
     truncate,
 )
-from graph.render import cost_text, outcome_of, params_text, step_line, verification_line
+from graph.render import (
+    AUTO_APPROVED,
+    approver_list,
+    cost_text,
+    feedback_note,
+    negative_note,
+    outcome_of,
+    params_text,
+    step_line,
+    verification_line,
+)
 from tools.registry import REGISTRY
 
 JsonDict = dict[str, Any]
@@ -250,12 +260,21 @@ def _score(hit: JsonDict) -> str:
     return f" (score {score:.2f})" if isinstance(score, int | float) and not isinstance(score, bool) else ""
 
 
+def _approved_by(value: Any) -> str:
+    approvers = approver_list(value)
+    if not approvers:
+        return ""
+    return "auto-approved by policy" if approvers == [AUTO_APPROVED] else f"approved by {users(approvers)}"
+
+
 def _incident_hit(hit: JsonDict) -> str:
     meta = hit.get("metadata") or {}
     details = [
-        f"approved by {users(meta['approved_by'])}" if meta.get("approved_by") else "",
+        _approved_by(meta.get("approved_by")),
         f"resolved in {_duration(meta['resolved_in'])}" if meta.get("resolved_in") not in (None, "") else "",
         f"outcome {escape(str(meta['outcome']))}" if meta.get("outcome") else "",
+        escape(negative_note(meta)),
+        escape(feedback_note(meta)),
     ]
     shown = ", ".join(detail for detail in details if detail)
     return f"{escape(str(hit.get('title') or hit.get('id')))}{_score(hit)}" + (f" ({shown})" if shown else "")

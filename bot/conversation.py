@@ -25,14 +25,16 @@ from bot.blocks import (
     status_blocks,
     text_fallback,
 )
-from bot.follow_ups import follow_up, without_mentions
-from bot.slack_text import escape, split_text
+from bot.follow_ups import feedback_text, follow_up, vote_of, without_mentions
+from bot.slack_text import MARKDOWN_BLOCK_TEXT_MAX, escape, split_text, truncate
 from bot.threads import SlackPlace, SlackThreads, mention_thread_id
 from bot.usergroups import UsergroupDirectory
 from graph.models import CONTROL_ACTIONS, AlertFacts
 from graph.parsing import EventFormatError, parse_event, parse_request
 from graph.render import summary
 from graph.state import JsonDict
+from knowledge.memory import Vote
+from knowledge.postmortem import PostmortemError, write_postmortem
 from runtime.coordination import paused_state
 from runtime.incidents import IncidentThread, open_incident
 from runtime.pipeline import Pipeline, RunResult
@@ -113,6 +115,12 @@ class SlackBridge:
                 "Here is what I decided and why:\n" + summary(state) if state else "Nothing has run here.",
             )
             return
+        if kind == "feedback":
+            self.note_feedback(thread_id, place, user, vote=None, text=feedback_text(text))
+            return
+        if kind == "postmortem":
+            self.say_markdown(place, self.postmortem(thread_id))
+            return
         if kind == "rollback_last":
             action_id = last_action_id(self.pipeline.last_state(thread_id))
             if action_id is None:
@@ -120,6 +128,32 @@ class SlackBridge:
                 return
             text = f"roll back {action_id}"
         self.run_request(thread_id, place, user, text)
+
+    def note_feedback(
+        self, thread_id: str, place: SlackPlace, user: str, vote: Vote | None, text: str | None
+    ) -> None:
+        recorded = self.pipeline.ctx.memory.feedback(thread_id, vote=vote, text=text, user=user)
+        if text is not None:  # a vote answers itself; words deserve a reply
+            answer = "Noted with the incident." if recorded else "No finished incident here to note it on."
+            self.say(place, answer)
+
+    def handle_reaction(self, event: JsonDict) -> None:
+        """👍/👎 on an incident thread's messages is feedback on that incident."""
+        item = event.get("item") or {}
+        vote = vote_of(str(event.get("reaction", "")))
+        if vote is None or item.get("type") != "message":
+            return
+        channel, ts = str(item.get("channel", "")), str(item.get("ts", ""))
+        thread_id = self.threads.thread_of_message(channel, ts)
+        if thread_id is not None:
+            user, place = str(event.get("user", "")), SlackPlace(channel, ts)
+            self._safely(None, lambda: self.note_feedback(thread_id, place, user, vote, None))
+
+    def postmortem(self, thread_id: str) -> str:
+        try:
+            return write_postmortem(self.pipeline.ctx.audit.path, thread_id)
+        except PostmortemError as error:
+            return f"No post-mortem: {error}"
 
     def run_request(self, thread_id: str, place: SlackPlace, user: str, text: str) -> RunResult:
         control = parse_request(text, user).action in CONTROL_ACTIONS
@@ -306,6 +340,11 @@ class SlackBridge:
         for chunk in split_text(text):
             self._post(place.channel, place.ts, chunk)
 
+    def say_markdown(self, place: SlackPlace, markdown: str) -> None:
+        """Standard Markdown (tables and all) in a ``markdown`` block; mrkdwn can't show tables."""
+        blocks = [{"type": "markdown", "text": truncate(markdown, MARKDOWN_BLOCK_TEXT_MAX)}]
+        self._post(place.channel, place.ts, truncate(markdown, 3000), blocks)
+
     def _post(
         self, channel: str, thread_ts: str | None, text: str, blocks: list[JsonDict] | None = None
     ) -> SlackPlace | None:
@@ -319,7 +358,12 @@ class SlackBridge:
         except (SlackApiError, OSError) as error:
             log.warning("could not post to %s: %s", channel, slack_error(error))
             return None
-        return SlackPlace(str(response.get("channel") or channel), str(response["ts"]))
+        posted = SlackPlace(str(response.get("channel") or channel), str(response["ts"]))
+        if thread_ts:
+            thread_id = self.threads.thread_at(posted.channel, thread_ts)
+            if thread_id is not None:
+                self.threads.remember_message(posted, thread_id)
+        return posted
 
     def _update(self, message: SlackPlace, blocks: list[JsonDict]) -> None:
         try:
@@ -373,7 +417,8 @@ class SlackNotifier:
             return
         for chunk in split_text(text):
             try:
-                self.client.chat_postMessage(channel=place.channel, thread_ts=place.ts, text=chunk)
+                posted = self.client.chat_postMessage(channel=place.channel, thread_ts=place.ts, text=chunk)
             except (SlackApiError, OSError) as error:  # never let Slack break a run that already acted
                 log.warning("could not post to %s: %s", thread_id, slack_error(error))
                 return
+            self.threads.remember_message(SlackPlace(place.channel, str(posted["ts"])), thread_id)

@@ -46,6 +46,14 @@ class SlackThreads:
         """The graph thread a Slack thread belongs to, if opsbot has one there."""
         return self.store.get(f"slack-thread:{channel}:{thread_ts}")
 
+    def remember_message(self, place: SlackPlace, thread_id: str) -> None:
+        """A message opsbot posted in a thread, so a reaction on it finds the thread."""
+        self.store.put(f"slack-message:{place.channel}:{place.ts}", thread_id, BINDING_SECONDS)
+
+    def thread_of_message(self, channel: str, ts: str) -> str | None:
+        """The graph thread of a thread root or of a message opsbot posted in a thread."""
+        return self.thread_at(channel, ts) or self.store.get(f"slack-message:{channel}:{ts}")
+
     def remember_approval(self, thread_id: str, run_id: str, message: SlackPlace) -> None:
         key = f"slack-approval:{thread_id}/{run_id}"
         self.store.put(key, json.dumps({"channel": message.channel, "ts": message.ts}), BINDING_SECONDS)

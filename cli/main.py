@@ -11,7 +11,9 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cli.postmortem_cmd import add_postmortem_command
 from graph.render import summary
+from knowledge.cli import add_knowledge_commands
 from policies.engine import PolicyError
 from runtime.audit_log import AuditLogError, verify
 from runtime.config import Settings
@@ -197,6 +199,8 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server in a container
     serve.add_argument("--port", type=int, default=None, help="default: $PORT or 3000")
     serve.set_defaults(run=cmd_serve)
+    add_postmortem_command(sub)
+    add_knowledge_commands(sub)
     audit = sub.add_parser("audit", help="audit log tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     check = audit_sub.add_parser("verify", help="check the hash chain; report the first tampered entry")

@@ -1,7 +1,10 @@
 """build_graph(): the one LangGraph StateGraph every request and alert runs through.
 
-    parse ─► retrieve ─► plan ─► audit ─► decide ─► approve ─► execute ─► verify ─► document
+    parse ─► retrieve ─► plan ─► audit ─► decide ─► approve ─► execute ─► verify ─► document ─► remember
       └─► respond (control / read-only) ─────────────────────────────────────────────┘
+                                      (decide: reject/log_only, approve: rejected/expired ─► document)
+
+remember stores runs that planned something in incident memory; it skips control answers.
 
 Every node's update is written to the audit log with its timing by ``audited``.
 """
@@ -24,6 +27,7 @@ from graph.nodes.document import document
 from graph.nodes.execute import execute
 from graph.nodes.parse import parse
 from graph.nodes.plan import plan
+from graph.nodes.remember import remember
 from graph.nodes.respond import respond
 from graph.nodes.retrieve import retrieve
 from graph.nodes.verify import verify
@@ -45,6 +49,7 @@ PIPELINE: list[tuple[str, Node]] = [
     ("execute", execute),
     ("verify", verify),
     ("document", document),
+    ("remember", remember),
     ("respond", respond),
 ]
 
@@ -57,7 +62,7 @@ def audited(name: str, node: Node) -> Node:
         update = node(state, runtime)
         elapsed = round((time.perf_counter() - started) * 1000, 1)
         if update:
-            entry: dict[str, Any] = {**update, "duration_ms": elapsed}
+            entry: dict[str, Any] = {**update, "duration_ms": elapsed, "run_id": state.get("run_id", "")}
             if name == "parse":
                 entry["input"] = state.get("input", {})
             runtime.context.audit.append(name, str(state.get("thread_id", "")), entry)
@@ -81,5 +86,6 @@ def build_graph(checkpointer: BaseCheckpointSaver[Any]) -> CompiledStateGraph[An
     builder.add_edge("execute", "verify")
     builder.add_edge("verify", "document")
     builder.add_edge("respond", "document")
-    builder.add_edge("document", END)
+    builder.add_edge("document", "remember")
+    builder.add_edge("remember", END)
     return builder.compile(checkpointer=checkpointer)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from knowledge.memory import IncidentMemory, NoMemory
 from knowledge.retrieval import Retriever
 from policies.engine import Policy, PriceTable
 from runtime.audit_log import AuditLog
@@ -35,5 +36,6 @@ class GraphContext:
     store: CoordinationStore
     audit: AuditLog
     retriever: Retriever
+    memory: IncidentMemory = field(default_factory=NoMemory)
     notifier: Notifier = field(default_factory=SilentNotifier)
     clock: Callable[[], float] = time.time

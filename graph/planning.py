@@ -9,6 +9,7 @@ from typing import Any
 
 from graph.context import GraphContext
 from graph.models import Intent, PlanStep
+from graph.runbook_steps import best_runbook, follow
 from policies.engine import monthly_cost_delta
 from runtime.coordination import action_key, undone_key
 from tools.base import AwsUnreachable, ToolError
@@ -136,7 +137,16 @@ def _plan_rollback(intent: Intent, ctx: GraphContext, planned: Planned) -> None:
     )
 
 
-def make_plan(intent: Intent, ctx: GraphContext) -> Planned:
+def make_plan(intent: Intent, ctx: GraphContext, retrieved: dict[str, Any] | None = None) -> Planned:
+    planned = _rule_plan(intent, ctx)
+    runbook = best_runbook(intent, retrieved or {})
+    if runbook is not None and planned.steps:
+        planned.steps = follow(planned.steps, runbook, allowed_steps(intent.action), describe_step)
+        planned.context["runbook"] = {k: runbook.get(k) for k in ("id", "title", "score")}
+    return planned
+
+
+def _rule_plan(intent: Intent, ctx: GraphContext) -> Planned:
     planned = Planned()
     action = intent.action
     if action in INSTANCE_ACTIONS:

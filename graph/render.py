@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -75,9 +76,90 @@ def plan_lines(plan: list[dict[str, Any]]) -> list[str]:
     return [step_line(i, step) for i, step in enumerate(plan, start=1)]
 
 
+NEGATIVE_OUTCOMES = {
+    "vetoed": "vetoed",
+    "rejected": "rejected by policy",
+    "declined": "rejected",
+    "expired": "expired",
+}
+AUTO_APPROVED = "policy:auto"  # ``approved_by`` of a run the policy let through without people
+FEEDBACK_SHOWN_CHARS = 120
+
+
+def duration_text(seconds: Any) -> str:
+    """``45 s``, ``3 min``, ``2 h 5 min``; anything that is not a number is shown as it is."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):
+        return str(seconds)
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return f"{max(round(seconds), 0)} s"
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60} min"
+
+
+def is_negative(metadata: Mapping[str, Any]) -> bool:
+    """A remembered run that was vetoed, rejected, declined or expired: an example not to follow."""
+    return metadata.get("negative") in (True, "true")
+
+
+def negative_note(metadata: Mapping[str, Any]) -> str:
+    """``⚠ vetoed before: <reasons>`` for a negative example, otherwise empty."""
+    if not is_negative(metadata):
+        return ""
+    verb = NEGATIVE_OUTCOMES.get(str(metadata.get("outcome")), "refused")
+    reasons = str(metadata.get("reasons") or "").strip()
+    return f"⚠ {verb} before" + (f": {reasons}" if reasons else "")
+
+
+def vote_count(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+def feedback_note(metadata: Mapping[str, Any]) -> str:
+    """``👍 2 👎 1 · “latest comment”`` when people gave feedback, otherwise empty."""
+    ups, downs = vote_count(metadata.get("thumbs_up")), vote_count(metadata.get("thumbs_down"))
+    comments = [line for line in str(metadata.get("feedback") or "").splitlines() if line.strip()]
+    parts = [f"👍 {ups} 👎 {downs}"] if ups or downs else []
+    if comments:
+        latest = comments[-1].strip()
+        cut = latest if len(latest) <= FEEDBACK_SHOWN_CHARS else latest[: FEEDBACK_SHOWN_CHARS - 1] + "…"
+        parts.append(f"“{cut}”")
+    return " · ".join(parts)
+
+
+def approver_list(value: Any) -> list[str]:
+    """``approved_by`` as a list: metadata keeps it as a comma string, state as a list."""
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def past_incident_line(hit: dict[str, Any]) -> str:
+    """One similar past incident as plain text: title, score, who approved, how long, how it ended,
+    whether it was refused before and what people said about it."""
+    meta = hit.get("metadata") or {}
+    approvers = approver_list(meta.get("approved_by"))
+    auto = approvers == [AUTO_APPROVED]
+    facts = [
+        "auto-approved by policy" if auto else f"approved by {', '.join(approvers)}" if approvers else "",
+        f"resolved in {duration_text(meta['resolved_in'])}"
+        if meta.get("resolved_in") not in (None, "")
+        else "",
+        f"outcome {meta['outcome']}" if meta.get("outcome") else "",
+        negative_note(meta),
+        feedback_note(meta),
+    ]
+    score = hit.get("score")
+    scored = f" (score {score:.2f})" if isinstance(score, int | float) and not isinstance(score, bool) else ""
+    shown = "; ".join(fact for fact in facts if fact)
+    return f"{hit.get('title') or hit.get('id')}{scored}" + (f" — {shown}" if shown else "")
+
+
 def summary(state: dict[str, Any]) -> str:
     intent = state.get("intent", {})
     lines = [f"*{intent.get('action', 'unknown')}* — {intent.get('text', '')}".rstrip(" —")]
+    incidents = (state.get("retrieved") or {}).get("incidents") or []
+    if incidents:
+        lines.append("Similar past incidents:")
+        lines += [f"  - {past_incident_line(hit)}" for hit in incidents]
     if state.get("plan"):
         lines.append("Plan:")
         lines += ["  " + line for line in plan_lines(state["plan"])]

@@ -24,12 +24,14 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
+
+from knowledge.config import EmbeddingKind as EmbeddingKind
 
 #: sha256 of the int8 ``model.onnx`` (DESIGN.md §4). Pinned here, not read from the package that ships
 #: the file, so a swapped package cannot vouch for itself.
@@ -38,7 +40,6 @@ MAX_TOKENS = 256
 BATCH_SIZE = 32
 HASHING_DIMENSIONS = 1024
 
-EmbeddingKind = Literal["minilm", "hashing"]
 FloatArray = npt.NDArray[np.float32]
 
 

@@ -26,7 +26,8 @@ from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from knowledge.embedding import EmbeddingKind, ModelError, make_embedding
+from knowledge.config import KnowledgeConfig as KnowledgeConfig
+from knowledge.embedding import ModelError, make_embedding
 from knowledge.retrieval import Hit, RetrievalError
 from knowledge.runbooks import Runbook
 
@@ -84,33 +85,6 @@ class Feedback(BaseModel):
         if self.vote is None and not self.text.strip():
             raise ValueError("feedback needs a vote (up or down) or a text")
         return self
-
-
-class KnowledgeConfig(BaseModel):
-    """Where the store lives and how it embeds; built from Settings by the wiring."""
-
-    model_config = ConfigDict(frozen=True)
-
-    path: Path | None = None
-    host: str | None = None
-    port: int = 8000
-    embedding: EmbeddingKind = "minilm"
-    model_dir: Path | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> KnowledgeConfig:
-        """From Settings: ``knowledge_dir`` (default ``data_dir/knowledge``), ``chroma_host``,
-        ``chroma_port``, ``embedding`` and ``embedding_model_dir``; the ones Settings lacks take defaults.
-        """
-        data_dir = Path(getattr(settings, "data_dir", Path(".opsbot")))
-        knowledge_dir = getattr(settings, "knowledge_dir", None)
-        return cls(
-            path=Path(knowledge_dir) if knowledge_dir else data_dir / "knowledge",
-            host=getattr(settings, "chroma_host", None) or None,
-            port=int(getattr(settings, "chroma_port", None) or 8000),
-            embedding=getattr(settings, "embedding", None) or "minilm",
-            model_dir=getattr(settings, "embedding_model_dir", None) or None,
-        )
 
 
 @contextmanager

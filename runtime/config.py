@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     alert_channels_csv: str = Field(default="", alias="OPSBOT_ALERT_CHANNELS")
     incidents_channel: str | None = Field(default=None, alias="OPSBOT_INCIDENTS_CHANNEL")
     sns_topic_arns_csv: str = Field(default="", alias="OPSBOT_SNS_TOPIC_ARNS")
+    embedding: Literal["minilm", "hashing", "off"] = Field(default="minilm", alias="OPSBOT_EMBEDDING")
+    embedding_model_dir: Path | None = Field(default=None, alias="OPSBOT_EMBEDDING_MODEL_DIR")
+    knowledge_dir: Path | None = Field(default=None, alias="OPSBOT_KNOWLEDGE_DIR")
+    runbooks_dir: Path | None = Field(default=None, alias="OPSBOT_RUNBOOKS_DIR")
+    chroma_host: str | None = Field(default=None, alias="OPSBOT_CHROMA_HOST")
+    chroma_port: int = Field(default=8000, alias="OPSBOT_CHROMA_PORT")
 
     @property
     def alert_channels(self) -> set[str]:

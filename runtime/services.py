@@ -8,7 +8,10 @@ from dataclasses import replace
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from graph.context import GraphContext, Notifier, SilentNotifier
-from knowledge.retrieval import NoKnowledge
+from knowledge.config import KnowledgeConfig
+from knowledge.lazy_store import LazyKnowledgeStore
+from knowledge.memory import ChromaMemory, IncidentMemory, NoMemory
+from knowledge.retrieval import ChromaRetriever, NoKnowledge, Retriever
 from policies.engine import load_policy, load_prices
 from runtime.audit_log import AuditLog
 from runtime.config import Settings
@@ -19,6 +22,7 @@ from tools.base import AwsClients
 
 def build_context(settings: Settings, notifier: Notifier | None = None) -> GraphContext:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    retriever, memory = open_knowledge(settings)
     return GraphContext(
         settings=settings,
         clients=AwsClients(endpoint_url=settings.aws_endpoint_url),
@@ -26,9 +30,19 @@ def build_context(settings: Settings, notifier: Notifier | None = None) -> Graph
         prices=load_prices(),
         store=open_store(settings.redis_url, settings.store_path),
         audit=AuditLog(settings.audit_log_path),
-        retriever=NoKnowledge(),
+        retriever=retriever,
+        memory=memory,
         notifier=notifier or SilentNotifier(),
     )
+
+
+def open_knowledge(settings: Settings) -> tuple[Retriever, IncidentMemory]:
+    """Runbooks and past incidents from ChromaDB (one store for reading and remembering), unless
+    OPSBOT_EMBEDDING=off."""
+    if settings.embedding == "off":
+        return NoKnowledge(), NoMemory()
+    store = LazyKnowledgeStore(KnowledgeConfig.from_settings(settings), settings.runbooks_dir)
+    return ChromaRetriever(store), ChromaMemory(store)
 
 
 def open_pipeline(settings: Settings, notifier: Notifier | None = None) -> Pipeline:

@@ -31,6 +31,9 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    # Every pipeline a test builds has a real ChromaDB knowledge base; the hashing embedding keeps
+    # ingesting the runbooks per test cheap. MiniLM is tested where it matters (test_knowledge_*).
+    monkeypatch.setenv("OPSBOT_EMBEDDING", "hashing")
 
 
 @pytest.fixture(scope="session")

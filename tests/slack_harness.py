@@ -120,6 +120,13 @@ class SlackHarness:
         body["event"]["thread_ts"] = thread_ts
         assert self.signed(json.dumps(body), "application/json").status == 200
 
+    def reaction(self, name: str, user: str, channel: str, ts: str) -> None:
+        body = load_slack_fixture("slack_event_reaction_added")
+        body["event_id"] = self.next_event_id()
+        body["event"].update({"reaction": name, "user": user})
+        body["event"]["item"].update({"channel": channel, "ts": ts})
+        assert self.signed(json.dumps(body), "application/json").status == 200
+
     def alert_post(self, event_id: str | None = None) -> Reply:
         body = load_slack_fixture("slack_event_bot_message_alert_attachments")
         body["event_id"] = event_id or self.next_event_id()

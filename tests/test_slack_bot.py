@@ -193,6 +193,32 @@ def test_follow_ups_in_the_thread_approve_explain_and_roll_back(slack: SlackHarn
     slack.wait_until(lambda: desired(slack.pipeline, "web-asg") == 2, what="the rollback")
 
 
+def test_thumbs_and_feedback_are_stored_with_the_incident_and_a_postmortem_is_posted(
+    slack: SlackHarness,
+) -> None:
+    event = slack.mention("scale web-asg to 3", ONCALL)
+    slack.wait_until(lambda: desired(slack.pipeline, "web-asg") == 3, what="the auto scale")
+    slack.wait_until(lambda: any("Outcome: executed" in t for t in slack.texts()), what="the summary")
+    summary = next(
+        c for c in slack.fake.calls_to("chat.postMessage") if "Outcome: executed" in c.params["text"]
+    )
+    slack.reaction("+1::skin-tone-3", PLATFORM, OPS, summary.response["ts"])
+    slack.reaction("eyes", PLATFORM, OPS, summary.response["ts"])  # not a vote
+    slack.thread_reply("feedback: right call, the queue drained", PLATFORM, OPS, event["ts"])
+    slack.wait_until(lambda: any("Noted with the incident" in t for t in slack.texts()), what="the ack")
+    memory = slack.pipeline.ctx.memory
+    thread_id = f"slack-{OPS}-{event['ts']}"
+    incident_id = memory.latest_run(thread_id)  # type: ignore[attr-defined]
+    stored = memory.store.get_incident(incident_id)  # type: ignore[attr-defined]
+    assert stored.metadata.get("thumbs_up") == 1
+    assert "thumbs_down" not in stored.metadata
+    assert "queue drained" in stored.metadata["feedback"]
+    slack.mention("postmortem", ONCALL, thread_ts=event["ts"])
+    slack.wait_until(lambda: any("# Post-mortem" in t for t in slack.texts()), what="the post-mortem")
+    postmortem = next(t for t in slack.texts() if "# Post-mortem" in t)
+    assert "scale_asg" in postmortem
+
+
 # ----- pause / resume ------------------------------------------------------------------------------
 
 

@@ -20,7 +20,11 @@ METHOD_SCOPES = {
     "usergroups_list": "usergroups:read",
     "usergroups_users_list": "usergroups:read",
 }
-EVENT_SCOPES = {"app_mention": ["app_mentions:read"], "message": ["channels:history", "groups:history"]}
+EVENT_SCOPES = {
+    "app_mention": ["app_mentions:read"],
+    "message": ["channels:history", "groups:history"],
+    "reaction_added": ["reactions:read"],
+}
 MESSAGE_EVENTS = {"message.channels", "message.groups"}
 
 

@@ -12,7 +12,7 @@ from graph.state import GraphState, JsonDict
 
 def plan(state: GraphState, runtime: Runtime[GraphContext]) -> JsonDict:
     intent = Intent.model_validate(state["intent"])
-    planned = make_plan(intent, runtime.context)
+    planned = make_plan(intent, runtime.context, state.get("retrieved", {}))
     return {
         "plan": [step.model_dump(mode="json") for step in planned.steps],
         "context": {
