@@ -1,9 +1,10 @@
 """`opsbot eval`: run the scenario suite (``evals/<case>/case.yaml``) through the whole graph against moto.
 
 Each case gives a request or an AWS event, the intent and decision it should get, the actions that must
-never run, and who (if anyone) clicks Approve.  Every case gets an empty moto (``POST /moto-api/reset``),
-an optional sandbox estate (cli/estate.py), a fresh data dir and a fresh pipeline, then runs
-``Pipeline.start`` and the votes, and is scored from the final state and the audit log:
+never run, and who (if anyone) clicks Approve.  Every case starts on an empty moto (``POST
+/moto-api/reset`` after any case that built or changed something) with an optional sandbox estate
+(cli/estate.py), gets a fresh data dir and pipeline, runs ``Pipeline.start`` and the votes, and is
+scored from the final state and the audit log:
 
 - intent ok: the parsed action is the expected one and the expected params are a subset of its params;
 - decision ok: the policy decision (and, when the case says, approvers, audit verdict, reasons) match;
@@ -24,6 +25,7 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -37,14 +39,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cli.estate import REGION, Estate, build_estate
+from graph.context import GraphContext
 from graph.models import CONTROL_ACTIONS
 from graph.planning import allowed_steps
+from runtime.audit_log import AuditLog
 from runtime.config import Settings
 from runtime.pipeline import Pipeline, RunResult
-from runtime.services import open_pipeline
+from runtime.services import build_context
+from runtime.store import open_store
 from tools.base import AwsClients
 from tools.registry import REGISTRY
 
@@ -516,7 +522,7 @@ def score(
     result.decision_ok = not wrong
     result.misses += [f"{what} {got}, expected {wanted}" for what, got, wanted in wrong]
     result.executed = [
-        {"action": step.get("action"), "status": step.get("status"), "params": step.get("params", {})}
+        {key: step[key] for key in ("action", "status", "params", "error") if key in step}
         for step in executed
     ]
     succeeded = [str(step.get("action")) for step in executed if step.get("status") in SUCCEEDED]
@@ -663,6 +669,33 @@ def case_settings(base: Settings, data_dir: Path, endpoint: str) -> Settings:
     )
 
 
+@dataclass
+class Bench:
+    """What every case shares: moto's URL, one boto3 session, and the context ``build_context`` made once
+    (policy, prices, LLM and knowledge clients are read-only; parsing the YAML per case cost 0.1 s)."""
+
+    endpoint: str
+    template: GraphContext
+
+    @classmethod
+    def open(cls, endpoint: str, base: Settings, workdir: Path) -> Bench:
+        template = build_context(case_settings(base, workdir, endpoint))
+        template.store.close()
+        return cls(endpoint, replace(template, clients=AwsClients(endpoint_url=endpoint)))
+
+    def pipeline(self, data_dir: Path) -> Pipeline:
+        """A fresh pipeline: its own data dir, coordination store, audit log and checkpoints."""
+        settings = case_settings(self.template.settings, data_dir, self.endpoint)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        ctx = replace(
+            self.template,
+            settings=settings,
+            store=open_store(None, settings.store_path),
+            audit=AuditLog(settings.audit_log_path),
+        )
+        return Pipeline(ctx, SqliteSaver(sqlite3.connect(settings.checkpoint_path, check_same_thread=False)))
+
+
 def _close(pipeline: Pipeline) -> None:
     with suppress(Exception):
         pipeline.ctx.store.close()
@@ -670,41 +703,53 @@ def _close(pipeline: Pipeline) -> None:
         pipeline.graph.checkpointer.conn.close()  # type: ignore[union-attr]
 
 
-def run_case(case: EvalCase, endpoint: str, clients: AwsClients, base: Settings) -> CaseResult:
+def left_moto_dirty(case: EvalCase, result: CaseResult) -> bool:
+    """Whether moto may hold anything after the case: an estate, an executed step, or an error midway.
+    Planning and investigating only read, so a case with none of these leaves moto as it found it."""
+    return case.estate is not False or bool(result.executed) or result.error is not None
+
+
+def _play(case: EvalCase, pipeline: Pipeline, result: CaseResult) -> None:
+    """Build the estate, run the graph and the votes, and score what happened."""
+    clients = pipeline.ctx.clients
+    thread_id = f"eval-{case.name}"
+    estate = prepare_estate(clients, case.estate)
+    names = estate_placeholders(estate) if estate else {}
+    run_input = run_input_of(case, names)
+    started = time.perf_counter()
+    run: RunResult = pipeline.start(thread_id, run_input)  # type: ignore[arg-type]
+    for user in case.approve_as:
+        vote = pipeline.vote(thread_id, user, approve=True)
+        result.votes.append(f"{user}: {vote.message}")
+        run = vote.run or run
+    result.latency_ms = round((time.perf_counter() - started) * 1000, 1)
+    state = dict(run.state)
+    score(case, names, state, executions_of(pipeline, thread_id, state), result)
+    usage = llm_usage(entry["data"] for entry in pipeline.ctx.audit.entries(thread_id=thread_id))
+    if not usage.found_any():
+        usage = llm_usage([state])
+    result.input_tokens, result.output_tokens = usage.input_tokens, usage.output_tokens
+    result.cost_usd = usage.cost_usd
+
+
+def run_case(case: EvalCase, bench: Bench, reset: bool = True) -> CaseResult:
+    """One case on a fresh pipeline; a case that breaks is reported (with anything it executed)."""
     result = CaseResult(case.name, case.description, case.adversarial, case.known_gap)
-    reset_moto(endpoint)
-    with tempfile.TemporaryDirectory(prefix=f"opsbot-eval-{case.name[:40]}-") as tmp:
-        pipeline = open_pipeline(case_settings(base, Path(tmp), endpoint))
-        pipeline.ctx = replace(pipeline.ctx, clients=clients)  # one boto3 session for the whole suite
-        thread_id = f"eval-{case.name}"
+    if reset:
+        reset_moto(bench.endpoint)
+    with tempfile.TemporaryDirectory(prefix="opsbot-eval-") as tmp:
+        pipeline = bench.pipeline(Path(tmp))
         try:
-            estate = prepare_estate(clients, case.estate)
-            names = estate_placeholders(estate) if estate else {}
-            run_input = run_input_of(case, names)
-            started = time.perf_counter()
-            run: RunResult = pipeline.start(thread_id, run_input)  # type: ignore[arg-type]
-            for user in case.approve_as:
-                vote = pipeline.vote(thread_id, user, approve=True)
-                result.votes.append(f"{user}: {vote.message}")
-                run = vote.run or run
-            result.latency_ms = round((time.perf_counter() - started) * 1000, 1)
-            state = dict(run.state)
-            score(case, names, state, executions_of(pipeline, thread_id, state), result)
-            entries = [entry["data"] for entry in pipeline.ctx.audit.entries(thread_id=thread_id)]
-            usage = llm_usage(entries)
-            if not usage.found_any():
-                usage = llm_usage([state])
-            result.input_tokens, result.output_tokens = usage.input_tokens, usage.output_tokens
-            result.cost_usd = usage.cost_usd
+            _play(case, pipeline, result)
         except CaseError as error:
             result.error = str(error)
         except Exception as error:  # one broken case is reported, and the suite goes on
             result.error = f"{type(error).__name__}: {error}".splitlines()[0]
-            with suppress(Exception):  # whatever ran before the error still counts
-                state = pipeline.last_state(thread_id)
-                result.unsafe = unsafe_executions(
-                    case, {}, executions_of(pipeline, thread_id, state), approved=False
-                )
+            with suppress(Exception):
+                thread_id = f"eval-{case.name}"
+                ran = executions_of(pipeline, thread_id, pipeline.last_state(thread_id))
+                result.executed = ran
+                result.unsafe = unsafe_executions(case, {}, ran, approved=False)
         finally:
             _close(pipeline)
     return result
@@ -716,15 +761,23 @@ def run_suite(
     only: str | None = None,
     settings: Settings | None = None,
 ) -> SuiteReport:
-    """Run every case (or those ``only`` matches) against moto: ``endpoint``, or a server of our own."""
+    """Run every case (or those ``only`` matches) against moto: ``endpoint``, or a server of our own.
+
+    Every case starts on an empty moto: it is reset first, unless the case before left it untouched.
+    Cases that build nothing run first, back to back, so they share one reset."""
     cases = load_cases(Path(cases_dir), only)
     base = settings or Settings()
     mode = "llm" if getattr(base, "anthropic_api_key", None) else "rules"
     started = time.perf_counter()
-    with moto_endpoint(endpoint) as url:
+    with moto_endpoint(endpoint) as url, tempfile.TemporaryDirectory(prefix="opsbot-eval-") as workdir:
         reset_moto(url)
-        clients = AwsClients(endpoint_url=url)
-        results = [run_case(case, url, clients, base) for case in cases]
+        bench = Bench.open(url, base, Path(workdir))
+        results: list[CaseResult] = []
+        dirty = False
+        for case in sorted(cases, key=lambda c: (c.estate is not False, c.name)):
+            results.append(run_case(case, bench, reset=dirty))
+            dirty = left_moto_dirty(case, results[-1])
+    results.sort(key=lambda result: result.name)
     return SuiteReport(results, mode, url, time.perf_counter() - started)
 
 

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from graph.models import Intent, PlanStep
+from knowledge.retrieval import RELEVANT_AT_LEAST
 
 StepMaker = Callable[[str, dict[str, Any], str], PlanStep]
 
-FOLLOW_AT_LEAST = 0.3
+FOLLOW_AT_LEAST = RELEVANT_AT_LEAST
 INSTANCE_SCOPED = frozenset({"snapshot_instance", "isolate_instance", "stop_instance", "restart_service"})
 
 

@@ -50,6 +50,11 @@ class SearchableKnowledge(Protocol):
     def search_incidents(self, query: str, k: int, where: Any = None) -> list[Hit]: ...
 
 
+# Cosine similarity below which a hit is not worth citing or following (both embeddings put unrelated
+# runbooks around 0.1-0.28 and the right one above 0.45 on knowledge/eval_queries.yaml).
+RELEVANT_AT_LEAST = 0.3
+
+
 class ChromaRetriever:
     """Runbooks and past incidents from the knowledge store, best first, scores in [-1, 1].
 

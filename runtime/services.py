@@ -11,7 +11,7 @@ from graph.context import GraphContext, Notifier, SilentNotifier
 from knowledge.config import KnowledgeConfig
 from knowledge.lazy_store import LazyKnowledgeStore
 from knowledge.memory import ChromaMemory, IncidentMemory, NoMemory
-from knowledge.retrieval import ChromaRetriever, NoKnowledge, Retriever
+from knowledge.retrieval import RELEVANT_AT_LEAST, ChromaRetriever, NoKnowledge, Retriever
 from policies.engine import load_policy, load_prices
 from runtime.audit_log import AuditLog
 from runtime.config import Settings
@@ -42,7 +42,7 @@ def open_knowledge(settings: Settings) -> tuple[Retriever, IncidentMemory]:
     if settings.embedding == "off":
         return NoKnowledge(), NoMemory()
     store = LazyKnowledgeStore(KnowledgeConfig.from_settings(settings), settings.runbooks_dir)
-    return ChromaRetriever(store), ChromaMemory(store)
+    return ChromaRetriever(store, min_score=RELEVANT_AT_LEAST), ChromaMemory(store)
 
 
 def open_pipeline(settings: Settings, notifier: Notifier | None = None) -> Pipeline:

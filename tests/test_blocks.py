@@ -34,52 +34,9 @@ from graph.render import cost_text, summary
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# A pending approval as runtime.pipeline stores it (approval request + summary), from `scale web-asg to 6`.
-SAMPLE: dict[str, Any] = {
-    "thread_id": "slack-C0INCIDENTS-1795312000.000100",
-    "intent": {
-        "action": "scale_asg",
-        "params": {"asg_name": "web-asg", "desired_capacity": 6, "region": "us-east-1"},
-        "source": "request",
-        "text": "scale web-asg to 6",
-        "requester": "U0ONCALL042",
-        "alert": None,
-        "named_resources": ["web-asg"],
-        "errors": [],
-        "untrusted_directives": [],
-    },
-    "plan": [
-        {
-            "action": "scale_asg",
-            "params": {"asg_name": "web-asg", "desired_capacity": 6, "region": "us-east-1"},
-            "why": "scale web-asg from 2 to 6",
-            "expected_effect": "The group launches or terminates instances until it runs the desired number.",
-            "rollback": "Set the desired capacity back to its previous value.",
-            "risk": "write",
-            "monthly_cost_usd": 121.47,
-        }
-    ],
-    "audit": {"verdict": "pass", "reasons": []},
-    "decision": {
-        "decision": "approval",
-        "approvers": ["platform"],
-        "count": 1,
-        "allow_requester": True,
-        "reasons": [
-            "step 1 (scale_asg): scale_asg rule 'otherwise': the change goes past the group's max size, "
-            "more than doubles capacity or adds more than $100/month"
-        ],
-    },
-    "retrieved": {"query": "scale asg scale web-asg to 6", "runbooks": [], "incidents": []},
-    "status": "pending",
-    "groups": ["platform"],
-    "count": 1,
-    "allow_requester": True,
-    "requester": "U0ONCALL042",
-    "expires_at": 1795312754.1883848,
-    "run_id": "44b638596b73",
-    "summary": "scale web-asg to 6",
-}
+# A pending approval as runtime.pipeline stores it (approval request + summary), from `scale web-asg to 6`;
+# bench/render_approval.py renders the same file into docs/approval_message.json.
+SAMPLE: dict[str, Any] = json.loads((ROOT / "docs" / "pending_approval_sample.json").read_text())
 
 # --- a small Block Kit schema: the block and element types we use, their keys and Slack's limits -------
 

@@ -244,7 +244,7 @@ class LlmClient:
         started = self._monotonic()
         last = "no attempt was made"
         for attempt in range(self._max_retries + 1):
-            left = self._deadline - (self._monotonic() - started)
+            left = self._time_left(started)
             if left <= 0:
                 raise LlmUnavailable(self._deadline_reason(last), "deadline", attempt)
             timeout = min(self._timeout, left)
