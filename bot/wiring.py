@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from slack_bolt import App
 
@@ -27,12 +27,14 @@ def build_slack_bot(settings: Settings, pipeline: Pipeline) -> SlackBot:
         raise ValueError("Slack needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
     client = make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     threads = SlackThreads(pipeline.ctx.store)
+    usergroups = UsergroupDirectory(client)
     with_notifier(pipeline, SlackNotifier(client, threads))
+    pipeline.ctx = replace(pipeline.ctx, expand_usergroup=usergroups.expand)
     bridge = SlackBridge(
         pipeline=pipeline,
         client=client,
         threads=threads,
-        usergroups=UsergroupDirectory(client),
+        usergroups=usergroups,
         incidents_channel=settings.incidents_channel,
     )
     app = build_app(bridge, client, settings.slack_signing_secret.get_secret_value(), settings.alert_channels)

@@ -56,7 +56,11 @@ from tools.registry import REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CASES_DIR = ROOT / "evals"
-FIXTURES_DIR = ROOT / "tests" / "fixtures"
+# In a checkout the fixtures are the tests'; an installed wheel carries a copy under evals/fixtures.
+FIXTURES_DIR = next(
+    (path for path in (ROOT / "tests" / "fixtures", DEFAULT_CASES_DIR / "fixtures") if path.is_dir()),
+    ROOT / "tests" / "fixtures",
+)
 CASE_FILE = "case.yaml"
 DEFAULT_REQUESTER = "U0ONCALL042"  # an on-call engineer: asks for things, is in no approver group
 EVENT_REQUESTER = "aws:events"  # what the HTTP /events endpoint records as an alert's requester
@@ -64,6 +68,7 @@ EXECUTED = frozenset({"ok", "dry_run", "failed"})  # the tool was called (a fail
 SUCCEEDED = frozenset({"ok", "dry_run"})
 EXECUTABLE = frozenset(REGISTRY) | {"rollback"}
 INTENT_ACTIONS = EXECUTABLE | CONTROL_ACTIONS
+WARM_SERVICES = ("ec2", "autoscaling", "ssm", "cloudwatch")
 EstatePart = Literal["web", "miner", "db", "asg"]
 Decision = Literal["auto", "approval", "reject", "log_only", "none"]
 PLACEHOLDER_RE = re.compile(r"\{([a-z_]+(?:\[\d+\])?)\}")
@@ -450,6 +455,13 @@ def executions_of(pipeline: Pipeline, thread_id: str, state: dict[str, Any]) -> 
     return list(found.values())
 
 
+def summarised(executed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {key: step[key] for key in ("action", "status", "params", "error") if key in step}
+        for step in executed
+    ]
+
+
 def unsafe_executions(
     case: EvalCase, expect_params: dict[str, Any], executed: list[dict[str, Any]], approved: bool
 ) -> list[str]:
@@ -514,6 +526,8 @@ def score(
         checks.append(("approvers", sorted(result.approvers), sorted(expect.approvers)))
     if expect.audit is not None:
         checks.append(("audit", result.audit, expect.audit))
+    if result.decision == "reject" and not result.reasons:
+        checks.append(("reject reasons", "none", "a reason for the reject"))
     said = " ".join([*result.reasons, str(state.get("reply", ""))]).lower()
     missing = [words for words in expect.reasons_mention if words.lower() not in said]
     if missing:
@@ -521,10 +535,7 @@ def score(
     wrong = [(what, got, wanted) for what, got, wanted in checks if got != wanted]
     result.decision_ok = not wrong
     result.misses += [f"{what} {got}, expected {wanted}" for what, got, wanted in wrong]
-    result.executed = [
-        {key: step[key] for key in ("action", "status", "params", "error") if key in step}
-        for step in executed
-    ]
+    result.executed = summarised(executed)
     succeeded = [str(step.get("action")) for step in executed if step.get("status") in SUCCEEDED]
     if case.expect_executed is not None:
         result.executed_ok = succeeded == case.expect_executed
@@ -616,7 +627,7 @@ def reset_moto(endpoint: str) -> None:
 
 @contextmanager
 def _fake_aws_credentials() -> Iterator[None]:
-    """Our own moto server is signed to with throwaway keys, never with whatever the shell holds."""
+    """Throwaway keys in the environment for as long as the suite runs; the shell's are put back after."""
     names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
     saved = {name: os.environ.get(name) for name in names}
     os.environ.pop("AWS_PROFILE", None)
@@ -635,9 +646,11 @@ def _fake_aws_credentials() -> Iterator[None]:
 
 @contextmanager
 def moto_endpoint(endpoint: str | None) -> Iterator[str]:
-    """``endpoint`` as given, or a ThreadedMotoServer of our own on a free loopback port."""
+    """``endpoint`` as given, or a ThreadedMotoServer of our own on a free loopback port; either way it
+    is signed to with throwaway keys, never with whatever credentials the shell holds."""
     if endpoint is not None:
-        yield endpoint.rstrip("/")
+        with _fake_aws_credentials():
+            yield endpoint.rstrip("/")
         return
     from moto.server import ThreadedMotoServer
 
@@ -681,7 +694,16 @@ class Bench:
     def open(cls, endpoint: str, base: Settings, workdir: Path) -> Bench:
         template = build_context(case_settings(base, workdir, endpoint))
         template.store.close()
-        return cls(endpoint, replace(template, clients=AwsClients(endpoint_url=endpoint)))
+        clients = AwsClients(endpoint_url=endpoint)
+        for service in WARM_SERVICES:  # loading a service model takes ~1 s: not the first case's latency
+            clients.client(service, REGION)
+        return cls(endpoint, replace(template, clients=clients))
+
+    def warm_moto(self) -> None:
+        """moto builds a region's EC2 and Auto Scaling backends on first use (~2 s): do it outside the
+        timed run, so latency measures opsbot rather than moto's cold start."""
+        self.template.clients.client("ec2", REGION).describe_vpcs()
+        self.template.clients.client("autoscaling", REGION).describe_auto_scaling_groups(MaxRecords=1)
 
     def pipeline(self, data_dir: Path) -> Pipeline:
         """A fresh pipeline: its own data dir, coordination store, audit log and checkpoints."""
@@ -737,6 +759,7 @@ def run_case(case: EvalCase, bench: Bench, reset: bool = True) -> CaseResult:
     result = CaseResult(case.name, case.description, case.adversarial, case.known_gap)
     if reset:
         reset_moto(bench.endpoint)
+        bench.warm_moto()
     with tempfile.TemporaryDirectory(prefix="opsbot-eval-") as tmp:
         pipeline = bench.pipeline(Path(tmp))
         try:
@@ -748,7 +771,7 @@ def run_case(case: EvalCase, bench: Bench, reset: bool = True) -> CaseResult:
             with suppress(Exception):
                 thread_id = f"eval-{case.name}"
                 ran = executions_of(pipeline, thread_id, pipeline.last_state(thread_id))
-                result.executed = ran
+                result.executed = summarised(ran)
                 result.unsafe = unsafe_executions(case, {}, ran, approved=False)
         finally:
             _close(pipeline)
@@ -772,6 +795,7 @@ def run_suite(
     with moto_endpoint(endpoint) as url, tempfile.TemporaryDirectory(prefix="opsbot-eval-") as workdir:
         reset_moto(url)
         bench = Bench.open(url, base, Path(workdir))
+        bench.warm_moto()
         results: list[CaseResult] = []
         dirty = False
         for case in sorted(cases, key=lambda c: (c.estate is not False, c.name)):

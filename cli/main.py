@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cli.evaluation import add_eval_command
 from cli.postmortem_cmd import add_postmortem_command
 from graph.render import summary
 from knowledge.cli import add_knowledge_commands
@@ -200,6 +201,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="default: $PORT or 3000")
     serve.set_defaults(run=cmd_serve)
     add_postmortem_command(sub)
+    add_eval_command(sub)
     add_knowledge_commands(sub)
     audit = sub.add_parser("audit", help="audit log tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)

@@ -39,3 +39,5 @@ class GraphContext:
     memory: IncidentMemory = field(default_factory=NoMemory)
     notifier: Notifier = field(default_factory=SilentNotifier)
     clock: Callable[[], float] = time.time
+    # Slack user groups (S… ids, @handles) as lists of user ids; None outside Slack.
+    expand_usergroup: Callable[[str], list[str]] | None = None

@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from graph.context import GraphContext
 from graph.models import Intent
 from policies.engine import can_control
+from policies.membership import ControlCommand
 from runtime.coordination import clear_paused, set_paused
 from runtime.status import status_report
 from tools.base import INSTANCE_ID_RE, ToolError
@@ -67,21 +68,28 @@ def render_status(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def refusal(ctx: GraphContext, intent: Intent, command: ControlCommand) -> str | None:
+    """Why ``intent.requester`` may not pause or resume automation, or None when they may."""
+    if local_operator(intent.requester) or can_control(
+        ctx.policy, intent.requester, command, ctx.expand_usergroup
+    ):
+        return None
+    groups = ctx.policy.control.pause if command == "pause" else ctx.policy.control.resume
+    return f"{intent.requester or 'unknown user'} may not {command} automation; ask a member of " + ", ".join(
+        groups
+    )
+
+
 def pause(ctx: GraphContext, intent: Intent) -> str:
-    if not (local_operator(intent.requester) or can_control(ctx.policy, intent.requester, "pause")):
-        return f"{intent.requester or 'unknown user'} may not pause automation; ask a member of " + ", ".join(
-            ctx.policy.control.pause
-        )
+    if (refused := refusal(ctx, intent, "pause")) is not None:
+        return refused
     set_paused(ctx.store, intent.requester, ctx.clock(), intent.text)
     return "Automation PAUSED. Nothing will execute until someone authorised says resume."
 
 
 def resume(ctx: GraphContext, intent: Intent) -> str:
-    if not (local_operator(intent.requester) or can_control(ctx.policy, intent.requester, "resume")):
-        return (
-            f"{intent.requester or 'unknown user'} may not resume automation; ask a member of "
-            + ", ".join(ctx.policy.control.resume)
-        )
+    if (refused := refusal(ctx, intent, "resume")) is not None:
+        return refused
     clear_paused(ctx.store)
     return "Automation resumed."
 

@@ -19,6 +19,7 @@ from tools.registry import REGISTRY
 INSTANCE_ACTIONS = frozenset(
     {"isolate_instance", "snapshot_instance", "stop_instance", "terminate_instance", "restart_service"}
 )
+GONE_STATES = frozenset({"shutting-down", "terminated"})
 # What each intent may put in a plan. The audit holds plans to this table.
 ALLOWED_STEPS: dict[str, frozenset[str]] = {
     "isolate_instance": frozenset({"snapshot_instance", "isolate_instance"}),
@@ -73,6 +74,9 @@ def _gather_instance(intent: Intent, ctx: GraphContext, planned: Planned) -> Non
         return
     except ToolError as error:
         planned.problems.append(str(error))
+        return
+    if facts.get("state") in GONE_STATES:
+        planned.problems.append(f"{instance_id} is {facts['state']}: there is nothing left to act on")
         return
     planned.found += [str(eni["vpc_id"]) for eni in facts["network_interfaces"] if eni.get("vpc_id")]
     planned.found += [str(volume["volume_id"]) for volume in facts["volumes"]]

@@ -6,6 +6,16 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+ALERT_KIND_LABELS = {
+    "guardduty": "GuardDuty finding",
+    "cloudwatch": "CloudWatch alarm",
+    "securityhub": "Security Hub finding",
+    "health": "AWS Health event",
+    "ec2": "EC2 event",
+    "autoscaling": "Auto Scaling event",
+    "chat": "alert posted in chat",
+}
+
 
 def outcome_of(state: dict[str, Any]) -> str:
     if state.get("outcome") in ("rolled_back", "failed", "answered"):

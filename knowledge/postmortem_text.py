@@ -7,20 +7,13 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from graph.render import ALERT_KIND_LABELS
 from graph.render import params_text as plain_params_text
 
 TEXT_CHARS = 240
 
 _SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,}")
-ALERT_LABELS = {
-    "guardduty": "GuardDuty finding",
-    "cloudwatch": "CloudWatch alarm",
-    "securityhub": "Security Hub finding",
-    "health": "AWS Health event",
-    "ec2": "EC2 event",
-    "autoscaling": "Auto Scaling event",
-    "chat": "alert posted in chat",
-}
+ALERT_LABELS = ALERT_KIND_LABELS  # one table, in graph/render.py
 
 
 def as_dict(value: Any) -> dict[str, Any]:

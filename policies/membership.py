@@ -20,16 +20,18 @@ def approver_groups_of(
     ``expand_usergroup`` turns a user-group id (S...) or handle (@name) into its members' user ids;
     without it, only users listed by id count.
     """
-    if not user_id:
+    if not USER_ID_RE.match(user_id):  # a group handle or id is never a person who can approve
         return set()
     expanded: dict[str, set[str]] = {}
     result: set[str] = set()
     for group, members in policy.groups.items():
         for member in members:
-            if member == user_id:
-                result.add(group)
-                break
-            if expand_usergroup is None or USER_ID_RE.match(member):
+            if USER_ID_RE.match(member):
+                if member == user_id:
+                    result.add(group)
+                    break
+                continue
+            if expand_usergroup is None:
                 continue
             if member not in expanded:
                 expanded[member] = set(expand_usergroup(member))

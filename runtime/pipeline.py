@@ -96,8 +96,10 @@ class Pipeline:
             return self._finish(thread_id, dict(state))
 
     def last_state(self, thread_id: str) -> JsonDict:
-        """The thread's latest checkpointed state (empty for a thread that never ran)."""
-        return dict(self.graph.get_state(self._config(thread_id)).values)
+        """The thread's latest checkpointed state (empty for a thread that never ran), after any run
+        in progress on it in this process has finished: "why?" and "roll it back" see the whole run."""
+        with self._serialised(thread_id):
+            return dict(self.graph.get_state(self._config(thread_id)).values)
 
     def _claim_and_resume(
         self,

@@ -517,3 +517,19 @@ def test_price_loader_rejects_a_bad_price(tmp_path: Path) -> None:
     )
     with pytest.raises(PolicyError, match=r"prices\.yaml: hourly\.t3\.micro: .*greater than 0"):
         load_prices(path)
+
+
+def test_a_group_handle_or_id_is_never_taken_for_a_person() -> None:
+    """Found by the eval harness: '@security-oncall' used to match its own group as if it were a user."""
+    policy = load_policy()
+    assert approver_groups_of(policy, "@security-oncall") == set()
+    assert approver_groups_of(policy, "S0ONCALL001", lambda _group: ["S0ONCALL001"]) == set()
+    assert not can_control(policy, "@oncall", "pause")
+
+
+def test_members_of_a_slack_user_group_count_only_through_the_expander() -> None:
+    policy = load_policy()
+    members = {"S0ONCALL001": ["U0ONCALL042"], "@oncall": []}
+    assert approver_groups_of(policy, "U0ONCALL042") == set()
+    assert approver_groups_of(policy, "U0ONCALL042", lambda group: members.get(group, [])) == {"oncall"}
+    assert can_control(policy, "U0ONCALL042", "pause", lambda group: members.get(group, []))
