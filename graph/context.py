@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from graph.llm import LlmBudget, LlmClient
 from knowledge.memory import IncidentMemory, NoMemory
 from knowledge.retrieval import Retriever
 from policies.engine import Policy, PriceTable
@@ -41,3 +42,6 @@ class GraphContext:
     clock: Callable[[], float] = time.time
     # Slack user groups (S… ids, @handles) as lists of user ids; None outside Slack.
     expand_usergroup: Callable[[str], list[str]] | None = None
+    # Claude (Anthropic API or Bedrock); None runs the rule parser and planner alone.
+    llm: LlmClient | None = None
+    llm_budget: LlmBudget | None = None

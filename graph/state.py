@@ -23,6 +23,9 @@ class GraphState(TypedDict, total=False):
     run_id: str  # one request or alert on the thread; approvals and executions are scoped to it
     input: RunInput
     intent: JsonDict  # graph.models.Intent
+    rules_intent: JsonDict  # the rule parser's reading, always made; the LLM's may not contradict it
+    proposal: JsonDict  # the LLM's validated plan proposal: {"steps": [...], "model": ...}, or {}
+    llm: JsonDict  # graph.llm.IncidentUsage plus "notes": why the LLM was not used or was overruled
     retrieved: JsonDict  # {"runbooks": [...], "incidents": [...]} with ids and scores
     context: JsonDict  # facts gathered read-only from AWS while planning
     plan: list[JsonDict]  # graph.models.PlanStep
@@ -44,6 +47,9 @@ def fresh_run(thread_id: str, run_id: str, run_input: RunInput) -> GraphState:
         "run_id": run_id,
         "input": run_input,
         "intent": {},
+        "rules_intent": {},
+        "proposal": {},
+        "llm": {},
         "retrieved": {},
         "context": {},
         "plan": [],

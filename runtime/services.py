@@ -8,6 +8,7 @@ from dataclasses import replace
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from graph.context import GraphContext, Notifier, SilentNotifier
+from graph.llm import LlmBudget, LlmSettings, build_llm_client
 from knowledge.config import KnowledgeConfig
 from knowledge.lazy_store import LazyKnowledgeStore
 from knowledge.memory import ChromaMemory, IncidentMemory, NoMemory
@@ -23,16 +24,21 @@ from tools.base import AwsClients
 def build_context(settings: Settings, notifier: Notifier | None = None) -> GraphContext:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     retriever, memory = open_knowledge(settings)
+    store = open_store(settings.redis_url, settings.store_path)
+    llm_settings = LlmSettings()
+    llm_budget = LlmBudget(store, llm_settings.daily_token_budget, llm_settings.daily_cost_budget_usd)
     return GraphContext(
         settings=settings,
         clients=AwsClients(endpoint_url=settings.aws_endpoint_url),
         policy=load_policy(settings.policy_file),
         prices=load_prices(),
-        store=open_store(settings.redis_url, settings.store_path),
+        store=store,
         audit=AuditLog(settings.audit_log_path),
         retriever=retriever,
         memory=memory,
         notifier=notifier or SilentNotifier(),
+        llm=build_llm_client(llm_settings, llm_budget),
+        llm_budget=llm_budget,
     )
 
 
