@@ -1,4 +1,5 @@
-"""The ``status`` answer: kill switch, open incidents, pending approvals, last actions, budgets, alarms."""
+"""The ``status`` answer: kill switch, open incidents, pending approvals, last actions, budgets, alarms,
+LLM usage."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from bot.blocks_common import (
     JsonDict,
     bullet_list,
     code_span,
+    context_block,
     fit_message,
     header_block,
     section_block,
@@ -19,6 +21,7 @@ from bot.blocks_common import (
     user,
 )
 from bot.slack_text import escape, truncate
+from runtime.status import incident_llm_text, llm_status_line
 
 SAFE_URL_RE = re.compile(r"https://[^\s<>|]{1,1000}")
 
@@ -51,6 +54,7 @@ def _pending_item(pending: JsonDict) -> str:
     return (
         f"{code_span(thread_text(pending))} {summary} — needs {groups}"
         f" ({int(pending.get('count') or 1)}), expires {slack_date(pending.get('expires_at'))}"
+        + (f" · LLM {escape(incident_llm_text(pending['llm']))}" if pending.get("llm") else "")
     )
 
 
@@ -99,5 +103,6 @@ def status_blocks(report: JsonDict) -> list[Block]:
             section_block(_titled_list("Last actions", actions)),
             section_block("*Rate budget left this hour:* " + (", ".join(budgets) or "no limits set")),
             section_block(_alarms_text(report.get("alarms"))),
+            *([context_block("🤖 " + escape(llm_status_line(report["llm"])))] if report.get("llm") else []),
         ]
     )

@@ -56,8 +56,9 @@ class Bench:
 
     @classmethod
     def open(cls, endpoint: str, base: Settings, workdir: Path) -> Bench:
+        # The template's store stays open: the LLM budget (one per suite, like one per deployment) and
+        # the client that charges it write there; each case gets a coordination store of its own.
         template = build_context(case_settings(base, workdir, endpoint))
-        template.store.close()
         clients = AwsClients(endpoint_url=endpoint)
         for service in WARM_SERVICES:  # loading a service model takes ~1 s: not the first case's latency
             clients.client(service, REGION)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from cli.evaluation import add_eval_command
 from cli.postmortem_cmd import add_postmortem_command
+from graph.llm import LlmSettings, describe
 from graph.render import summary
 from knowledge.cli import add_knowledge_commands
 from policies.engine import PolicyError
@@ -59,6 +60,11 @@ def not_json_constant(name: str) -> Any:
 
 def requester() -> str:
     return f"cli:{getpass.getuser()}"
+
+
+def announce_llm() -> None:
+    """The one startup line: which LLM answers, or that the rule parser runs alone, and why."""
+    print(f"opsbot: {describe(LlmSettings())}", file=sys.stderr)
 
 
 def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
@@ -118,6 +124,7 @@ def prompt_votes(pipeline: Pipeline, run: RunResult) -> RunResult:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    announce_llm()
     pipeline = open_pipeline(settings, TerminalNotifier())
     thread_id = args.thread or f"cli-{uuid.uuid4().hex[:12]}"
     run = pipeline.start(thread_id, {"text": " ".join(args.text), "requester": requester()})
@@ -142,6 +149,7 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from cli.demo import run_demo
 
+    announce_llm()
     return run_demo(Path(args.data_dir) if args.data_dir else None)
 
 
@@ -150,6 +158,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.sns import SnsVerifier, parse_topic_allow_list
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    announce_llm()
     token = settings.events_token.get_secret_value() if settings.events_token else None
     if token is None:
         print(

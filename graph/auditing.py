@@ -4,12 +4,17 @@
 2. every step's action is one the intent calls for;
 3. blast radius and rate limits hold;
 4. automation is not paused;
-5. untrusted alert text carried no instructions addressed to the automation.
+5. untrusted alert text carried no instructions addressed to the automation;
+6. where the rule parser recognised an action, the LLM's reading names the same one: when they
+   differ, a person decides (this blocks "terminate" for an alert the rules read as "isolate", even
+   when the LLM auditor passed it).
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
+from typing import Any
 
 from graph.models import AuditVerdict, Intent, PlanStep
 from graph.planning import allowed_steps
@@ -51,8 +56,11 @@ def audit_plan(
     policy: Policy,
     paused: bool,
     rate_used: dict[str, int],
+    rules_intent: Intent | None = None,
 ) -> AuditVerdict:
-    reasons: list[str] = []
+    """The deterministic verdict. ``rules_intent`` is the rule parser's reading of the same input
+    (state ``rules_intent``); pass it whenever the intent may have come from the LLM."""
+    reasons: list[str] = disagreement(intent, rules_intent)
     known = {canonical_resource(name) for name in [*intent.named_resources, *found] if name}
     allowed = allowed_steps(intent.action)
     for index, step in enumerate(steps, start=1):
@@ -72,6 +80,19 @@ def audit_plan(
             f"the alert's own text carries instructions to the bot, treated as data: «{directive}»"
         )
     return AuditVerdict(verdict="veto" if reasons else "pass", reasons=reasons)
+
+
+def rules_reading(state: Mapping[str, Any]) -> Intent | None:
+    """The rule parser's intent from graph state (``rules_intent``), or None before parse made one."""
+    raw = state.get("rules_intent")
+    return Intent.model_validate(raw) if isinstance(raw, Mapping) and raw else None
+
+
+def disagreement(intent: Intent, rules_intent: Intent | None) -> list[str]:
+    """A veto reason when the rules recognised an action and the intent (the LLM's) names another."""
+    if rules_intent is None or rules_intent.action in ("", "unknown") or rules_intent.action == intent.action:
+        return []
+    return [f"the LLM read {intent.action}, the rules read {rules_intent.action}: a person must decide"]
 
 
 def _blast_radius(steps: list[PlanStep], policy: Policy, rate_used: dict[str, int]) -> list[str]:

@@ -13,7 +13,7 @@ from graph.models import Intent
 from policies.engine import can_control
 from policies.membership import ControlCommand
 from runtime.coordination import clear_paused, set_paused
-from runtime.status import status_report
+from runtime.status import incident_llm_text, llm_status_line, status_report
 from tools.base import INSTANCE_ID_RE, ToolError
 from tools.context import describe_asg, describe_instance
 
@@ -52,6 +52,7 @@ def render_status(report: dict[str, Any]) -> str:
     lines.append(f"Pending approvals: {len(report['pending'])}")
     lines += [
         f"  - {p.get('thread_id')}: {p.get('summary', '')} (needs {', '.join(p.get('groups', []))})"
+        + (f"; LLM {incident_llm_text(p['llm'])}" if p.get("llm") else "")
         for p in report["pending"]
     ]
     recent = report["last_actions"]
@@ -65,6 +66,8 @@ def render_status(report: dict[str, Any]) -> str:
     else:
         names = ", ".join(str(alarm.get("name")) for alarm in alarms[:10])
         lines.append(f"CloudWatch alarms in ALARM: {len(alarms)}" + (f" ({names})" if names else ""))
+    if "llm" in report:
+        lines.append(llm_status_line(report["llm"]))
     return "\n".join(lines)
 
 

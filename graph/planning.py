@@ -1,4 +1,15 @@
-"""The rule planner: an intent becomes ordered, typed plan steps, with context gathered read-only."""
+"""Planning: an intent becomes ordered, typed plan steps, with context gathered read-only.
+
+Two planners share one gathering step (``gather_context``) and one way to describe a step
+(``describe_step``: effect, rollback and risk from the registry, cost from the price table):
+
+- the rule planner (``make_plan``) derives the steps from the intent;
+- ``plan_from_proposal`` takes the steps the LLM proposed (already validated by the registry's args
+  models in parse) and never lets the LLM say what a step does, what it undoes or what it costs.
+
+Both follow the best retrieved runbook the same way. Neither drops a step: a step the intent does not
+call for stays in the plan, so the audit vetoes it where people can see it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +21,7 @@ from typing import Any
 from graph.context import GraphContext
 from graph.models import Intent, PlanStep
 from graph.runbook_steps import best_runbook, follow
-from policies.engine import monthly_cost_delta
+from policies.engine import PriceTable, monthly_cost_delta
 from runtime.coordination import action_key, undone_key
 from tools.base import AwsUnreachable, ToolError
 from tools.context import describe_asg, describe_instance
@@ -40,6 +51,7 @@ class Planned:
     problems: list[str] = field(default_factory=list)  # the input names something that is not there
     unavailable: list[str] = field(default_factory=list)  # context that could not be read
     found: list[str] = field(default_factory=list)  # resources discovered while gathering context
+    alert_vpcs: list[str] = field(default_factory=list)  # VPCs of the instances an alert names
 
 
 def describe_step(action: str, params: dict[str, Any], why: str, cost: float | None = None) -> PlanStep:
@@ -53,6 +65,22 @@ def describe_step(action: str, params: dict[str, Any], why: str, cost: float | N
         risk=spec.risk,
         monthly_cost_usd=cost,
     )
+
+
+# --- gathering: read-only, shared by both planners --------------------------------------------------
+
+
+def gather_context(intent: Intent, ctx: GraphContext) -> Planned:
+    """What AWS says about the resources the intent acts on: instances, Auto Scaling groups, and the
+    VPCs of the instances an alert names (where a block_ip applies)."""
+    planned = Planned()
+    if intent.action in INSTANCE_ACTIONS:
+        _gather_instance(intent, ctx, planned)
+    elif intent.action == "scale_asg":
+        _gather_asg(intent, ctx, planned)
+    elif intent.action == "block_ip" and intent.alert is not None and intent.alert.instance_ids:
+        planned.alert_vpcs = _vpcs_of(intent, ctx, planned)
+    return planned
 
 
 def _read_instance(ctx: GraphContext, planned: Planned, instance_id: str, region: str) -> dict[str, Any]:
@@ -82,20 +110,86 @@ def _gather_instance(intent: Intent, ctx: GraphContext, planned: Planned) -> Non
     planned.found += [str(volume["volume_id"]) for volume in facts["volumes"]]
 
 
+def _gather_asg(intent: Intent, ctx: GraphContext, planned: Planned) -> None:
+    name = intent.params.get("asg_name")
+    if not isinstance(name, str) or intent.errors:
+        return
+    region = str(intent.params.get("region", ctx.settings.aws_region))
+    try:
+        planned.context.setdefault("asgs", {})[name] = describe_asg(ctx.clients, name, region)
+    except AwsUnreachable as error:
+        planned.unavailable.append(str(error))
+    except ToolError as error:
+        planned.problems.append(str(error))
+
+
+def _vpcs_of(intent: Intent, ctx: GraphContext, planned: Planned) -> list[str]:
+    assert intent.alert is not None
+    vpcs: set[str] = set()
+    for instance_id in intent.alert.instance_ids:
+        try:
+            facts = _read_instance(ctx, planned, instance_id, intent.alert.region)
+        except ToolError:
+            continue  # the instance is gone or elsewhere: block region-wide
+        if facts.get("vpc_id"):
+            vpcs.add(str(facts["vpc_id"]))
+    planned.found += sorted(vpcs)
+    return sorted(vpcs)
+
+
+def gathered_asg(planned: Planned, name: Any) -> dict[str, Any] | None:
+    group = planned.context.get("asgs", {}).get(str(name))
+    return dict(group) if isinstance(group, dict) else None
+
+
+def scale_cost(prices: PriceTable, group: dict[str, Any] | None, desired: Any) -> float | None:
+    """The monthly cost of moving the group to ``desired`` instances, when its instance type is known."""
+    instance_type = group.get("instance_type") if group else None
+    if group is None or not isinstance(desired, int) or not isinstance(instance_type, str):
+        return None
+    return monthly_cost_delta(prices, instance_type, desired - int(group["desired_capacity"]))
+
+
+# --- the rule planner -------------------------------------------------------------------------------
+
+
+def make_plan(intent: Intent, ctx: GraphContext, retrieved: dict[str, Any] | None = None) -> Planned:
+    planned = gather_context(intent, ctx)
+    _rule_steps(intent, ctx, planned)
+    return _follow_runbook(intent, retrieved, planned)
+
+
+def _follow_runbook(intent: Intent, retrieved: dict[str, Any] | None, planned: Planned) -> Planned:
+    runbook = best_runbook(intent, retrieved or {})
+    if runbook is not None and planned.steps:
+        planned.steps = follow(planned.steps, runbook, allowed_steps(intent.action), describe_step)
+        planned.context["runbook"] = {k: runbook.get(k) for k in ("id", "title", "score")}
+    return planned
+
+
+def _rule_steps(intent: Intent, ctx: GraphContext, planned: Planned) -> None:
+    action = intent.action
+    if action == "rollback":
+        _plan_rollback(intent, ctx, planned)
+    elif action == "scale_asg":
+        _plan_scale(intent, ctx, planned)
+    elif action == "isolate_instance":
+        keep = {k: v for k, v in intent.params.items() if k in {"instance_id", "region"}}
+        planned.steps.append(describe_step("snapshot_instance", keep, "preserve disks for forensics first"))
+        planned.steps.append(describe_step("isolate_instance", dict(intent.params), intent.text or "isolate"))
+    elif action == "block_ip":
+        params = dict(intent.params)
+        if "vpc_id" not in params and len(planned.alert_vpcs) == 1:
+            params["vpc_id"] = planned.alert_vpcs[0]
+        planned.steps.append(describe_step("block_ip", params, intent.text or "block"))
+    elif action in REGISTRY:
+        planned.steps.append(describe_step(action, dict(intent.params), intent.text or action))
+
+
 def _plan_scale(intent: Intent, ctx: GraphContext, planned: Planned) -> None:
     params = dict(intent.params)
     name = params.get("asg_name")
-    region = str(params.get("region", ctx.settings.aws_region))
-    group: dict[str, Any] | None = None
-    if isinstance(name, str) and not intent.errors:
-        try:
-            group = describe_asg(ctx.clients, name, region)
-        except AwsUnreachable as error:
-            planned.unavailable.append(str(error))
-        except ToolError as error:
-            planned.problems.append(str(error))
-    if group is not None:
-        planned.context.setdefault("asgs", {})[str(name)] = group
+    group = gathered_asg(planned, name)
     current = int(group["desired_capacity"]) if group else None
     delta = params.pop("delta", None)
     if "desired_capacity" not in params and current is not None:
@@ -104,11 +198,8 @@ def _plan_scale(intent: Intent, ctx: GraphContext, planned: Planned) -> None:
         else:  # an alarm: add half again (at least one), never past the max
             grown = current + max(1, math.ceil(current / 2))
             params["desired_capacity"] = min(int(group["max_size"]), grown) if group else grown
-    cost = None
     desired = params.get("desired_capacity")
-    instance_type = group.get("instance_type") if group else None
-    if group is not None and isinstance(desired, int) and isinstance(instance_type, str):
-        cost = monthly_cost_delta(ctx.prices, instance_type, desired - int(group["desired_capacity"]))
+    cost = scale_cost(ctx.prices, group, desired)
     why = f"scale {name} from {current} to {desired}" if current is not None else f"scale {name} to {desired}"
     planned.steps.append(describe_step("scale_asg", params, why, cost))
 
@@ -141,49 +232,32 @@ def _plan_rollback(intent: Intent, ctx: GraphContext, planned: Planned) -> None:
     )
 
 
-def make_plan(intent: Intent, ctx: GraphContext, retrieved: dict[str, Any] | None = None) -> Planned:
-    planned = _rule_plan(intent, ctx)
-    runbook = best_runbook(intent, retrieved or {})
-    if runbook is not None and planned.steps:
-        planned.steps = follow(planned.steps, runbook, allowed_steps(intent.action), describe_step)
-        planned.context["runbook"] = {k: runbook.get(k) for k in ("id", "title", "score")}
-    return planned
+# --- the LLM's proposal -----------------------------------------------------------------------------
 
 
-def _rule_plan(intent: Intent, ctx: GraphContext) -> Planned:
-    planned = Planned()
-    action = intent.action
-    if action in INSTANCE_ACTIONS:
-        _gather_instance(intent, ctx, planned)
-    if action == "rollback":
-        _plan_rollback(intent, ctx, planned)
-    elif action == "scale_asg":
-        _plan_scale(intent, ctx, planned)
-    elif action == "isolate_instance":
-        keep = {k: v for k, v in intent.params.items() if k in {"instance_id", "region"}}
-        planned.steps.append(describe_step("snapshot_instance", keep, "preserve disks for forensics first"))
-        planned.steps.append(describe_step("isolate_instance", dict(intent.params), intent.text or "isolate"))
-    elif action == "block_ip":
-        params = dict(intent.params)
-        if intent.alert is not None and intent.alert.instance_ids and "vpc_id" not in params:
-            vpcs = _vpcs_of(intent, ctx, planned)
-            if len(vpcs) == 1:
-                params["vpc_id"] = vpcs[0]
-        planned.steps.append(describe_step("block_ip", params, intent.text or "block"))
-    elif action in REGISTRY:
-        planned.steps.append(describe_step(action, dict(intent.params), intent.text or action))
-    return planned
+def plan_from_proposal(
+    intent: Intent,
+    ctx: GraphContext,
+    proposed: list[dict[str, Any]],
+    why: str,
+    retrieved: dict[str, Any] | None = None,
+) -> Planned:
+    """The LLM's steps, in its order, each described by the registry and priced by the price table.
 
-
-def _vpcs_of(intent: Intent, ctx: GraphContext, planned: Planned) -> list[str]:
-    assert intent.alert is not None
-    vpcs: set[str] = set()
-    for instance_id in intent.alert.instance_ids:
-        try:
-            facts = _read_instance(ctx, planned, instance_id, intent.alert.region)
-        except ToolError:
-            continue  # the instance is gone or elsewhere: block region-wide
-        if facts.get("vpc_id"):
-            vpcs.add(str(facts["vpc_id"]))
-    planned.found += sorted(vpcs)
-    return sorted(vpcs)
+    Context is gathered exactly as for the rule planner. A step whose action is not registered cannot
+    be described, so it is left out and named in ``problems`` (which makes the decision a reject); parse
+    never lets one through, so this only guards state that did not come from parse.
+    """
+    planned = gather_context(intent, ctx)
+    for index, raw in enumerate(proposed, start=1):
+        action = str(raw.get("action", ""))
+        params = dict(raw.get("params") or {})
+        if action not in REGISTRY:
+            planned.problems.append(f"step {index} of the LLM's plan ({action}) is not a registered action")
+            continue
+        cost = scale_cost(
+            ctx.prices, gathered_asg(planned, params.get("asg_name")), params.get("desired_capacity")
+        )
+        reason = why or f"step {index} of the LLM's plan"
+        planned.steps.append(describe_step(action, params, reason, cost if action == "scale_asg" else None))
+    return _follow_runbook(intent, retrieved, planned)

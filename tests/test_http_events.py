@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import load_fixture
+from http_support import post_json_reply
 from pipeline_support import crypto_event, group_ids, make_estate, make_pipeline
 
 from bot.http_server import TOKEN_HEADER, EventsServer
@@ -29,16 +30,8 @@ def server(tmp_path: Path, aws_endpoint: str):
 
 
 def post(server: EventsServer, body: bytes, token: str | None = TOKEN) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{server.server_port}/events", data=body, method="POST"
-    )
-    if token is not None:
-        request.add_header(TOKEN_HEADER, token)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    headers = {TOKEN_HEADER: token} if token is not None else {}
+    return post_json_reply(f"http://127.0.0.1:{server.server_port}/events", body, headers)
 
 
 def wait_for_runs(server: EventsServer) -> None:

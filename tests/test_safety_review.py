@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import io
 import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+from http_support import post_json_reply
 from pipeline_support import (
     ONCALL,
     PLATFORM_2,
@@ -214,14 +213,7 @@ def test_events_that_are_not_json_get_one_line(cli_env: Path, capsys, body: str)
 
 
 def raw_post(port: int, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/events", data=body, method="POST")
-    for name, value in headers.items():
-        request.add_header(name, value)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    return post_json_reply(f"http://127.0.0.1:{port}/events", body, headers)
 
 
 def test_events_endpoint_answers_bad_bodies_with_400(pipeline) -> None:

@@ -28,6 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
+from http_support import post_json_reply
 from pipeline_support import make_pipeline
 
 from bot.http_server import TOKEN_HEADER, EventsServer
@@ -172,19 +173,13 @@ def post(
     server: EventsServer, message: dict[str, Any], kind: str | None = None, token: str | None = None
 ) -> tuple[int, dict[str, Any]]:
     """POST like SNS does: text/plain JSON with the message-type header and no custom headers."""
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{server.server_port}/events", data=json.dumps(message).encode(), method="POST"
-    )
-    request.add_header("Content-Type", "text/plain; charset=UTF-8")
+    headers = {"Content-Type": "text/plain; charset=UTF-8"}
     if kind is not None or "Type" in message:
-        request.add_header(MESSAGE_TYPE_HEADER, kind if kind is not None else message["Type"])
+        headers[MESSAGE_TYPE_HEADER] = kind if kind is not None else message["Type"]
     if token is not None:
-        request.add_header(TOKEN_HEADER, token)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+        headers[TOKEN_HEADER] = token
+    url = f"http://127.0.0.1:{server.server_port}/events"
+    return post_json_reply(url, json.dumps(message).encode(), headers)
 
 
 def final_state(server: EventsServer, thread_id: str) -> dict[str, Any]:

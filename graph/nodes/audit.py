@@ -1,12 +1,21 @@
-"""audit: an independent check with veto power. It reads state; it never executes."""
+"""audit: an independent check with veto power. It reads state; it never executes.
+
+The deterministic invariants (graph.auditing) always run. When an LLM is configured and there is a plan,
+the audit agent (graph.llm.auditor) runs as well: it may add a veto, never remove one. When it cannot
+answer, a note says so and the deterministic verdict stands.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from langgraph.runtime import Runtime
 
 from graph.auditing import audit_plan
 from graph.context import GraphContext
-from graph.models import Intent, PlanStep
+from graph.llm.auditor import AuditorVerdict, llm_audit
+from graph.llm.budget import IncidentUsage
+from graph.models import AuditVerdict, Intent, PlanStep
 from graph.state import GraphState, JsonDict
 from runtime.coordination import paused_state, rate_used
 
@@ -25,4 +34,27 @@ def audit(state: GraphState, runtime: Runtime[GraphContext]) -> JsonDict:
         paused=paused_state(ctx.store) is not None,
         rate_used=used,
     )
-    return {"audit": verdict.model_dump(mode="json")}
+    if ctx.llm is None or not steps:
+        return {"audit": verdict.model_dump(mode="json")}
+    llm = dict(state.get("llm") or {})
+    usage = incident_usage(llm)
+    found = llm_audit(ctx, state, usage)
+    update: JsonDict = {**llm, **usage.model_dump(mode="json")}
+    if isinstance(found, AuditorVerdict):
+        update["auditor"] = found.record()
+        verdict = with_llm_veto(verdict, found)
+    else:
+        update["notes"] = [*llm.get("notes", []), found.reason]
+    return {"audit": verdict.model_dump(mode="json"), "llm": update}
+
+
+def incident_usage(llm: dict[str, Any]) -> IncidentUsage:
+    """The incident's LLM usage so far, from state (which also holds notes and records)."""
+    return IncidentUsage.model_validate({k: v for k, v in llm.items() if k in IncidentUsage.model_fields})
+
+
+def with_llm_veto(verdict: AuditVerdict, found: AuditorVerdict) -> AuditVerdict:
+    """The deterministic verdict plus the agent's veto, if any: a veto is only ever added."""
+    if found.verdict != "veto":
+        return verdict
+    return AuditVerdict(verdict="veto", reasons=[*verdict.reasons, *found.reasons])
