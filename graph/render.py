@@ -196,5 +196,13 @@ def summary(state: dict[str, Any]) -> str:
     lines += [verification_line(check) for check in state.get("verification", [])]
     if state.get("reply"):
         lines.append(str(state["reply"]))
+    lines += [f"Note: {note}" for note in llm_notes(state)]
     lines.append(f"Outcome: {outcome_of(state)}")
     return "\n".join(lines)
+
+
+def llm_notes(state: dict[str, Any]) -> list[str]:
+    """What the thread should know about the LLM: a fallback to rules, a budget used up, an audit
+    that could not run. "LLM off" is said once at start-up, not on every run."""
+    notes = state.get("llm", {}).get("notes", [])
+    return [str(note) for note in notes if not str(note).startswith("LLM off")]

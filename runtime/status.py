@@ -119,13 +119,14 @@ def incident_llm_text(usage: dict[str, Any]) -> str:
 def _with_llm_usage(ctx: GraphContext, pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each pending approval with its run's LLM usage (from the audit log) when it has none of its own."""
     wanted = {(p.get("thread_id", ""), p.get("run_id", "")) for p in pending if not p.get("llm")}
-    if not wanted:
+    if not wanted or ctx.llm is None:  # rules only: there is no usage to show, so don't read the log
         return pending
     usage: dict[tuple[str, str], dict[str, Any]] = {}
     for entry in entries(ctx.audit.path):
         key = (entry.get("thread_id", ""), entry["data"].get("run_id", ""))
-        if key in wanted and isinstance(entry["data"].get("llm"), dict) and entry["data"]["llm"]:
-            usage[key] = entry["data"]["llm"]
+        llm = entry["data"].get("llm")
+        if key in wanted and isinstance(llm, dict) and llm.get("calls"):
+            usage[key] = llm
     return [
         p if p.get("llm") else {**p, "llm": usage.get((p.get("thread_id", ""), p.get("run_id", "")))}
         for p in pending

@@ -189,7 +189,9 @@ def test_ask_with_nothing_on_stdin_is_one_line_not_a_traceback(
     code = main(["ask", "stop", estate.web_instances[0]])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.startswith("opsbot: no answer on standard input")
+    startup, error = err.splitlines()  # the one LLM startup line, then the one error line
+    assert startup.startswith("opsbot: LLM: ")
+    assert error.startswith("opsbot: no answer on standard input")
     assert "Traceback" not in err
     assert instance_state(pipeline, estate.web_instances[0]) == "running"
 

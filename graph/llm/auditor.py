@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from graph.context import GraphContext
 from graph.llm.budget import MAX_CALLS_PER_INCIDENT, IncidentUsage
 from graph.llm.client import LlmReply, LlmUnavailable, cached_text_block, text_block
+from graph.llm.orchestrator import main_action
 from graph.models import PlanStep
 from graph.state import GraphState, RunInput
 from policies.loading import DEFAULT_POLICY_PATH
@@ -32,7 +33,6 @@ from tools.registry import REGISTRY
 
 TOOL_NAME = "audit_verdict"
 NO_ACTION = "none"  # the input calls for no change at all
-PREPARATORY = frozenset({"snapshot_instance"})  # a step that only prepares the plan's main action
 MAX_INPUT_CHARS = 24_000
 MAX_REASONS = 5
 MAX_REASON_CHARS = 300
@@ -71,18 +71,21 @@ class AuditorVerdict(BaseModel):
     verdict: Literal["pass", "veto"]
     reasons: list[str] = Field(default_factory=list)
     model: str
+    call: dict[str, Any] = Field(default_factory=dict)  # LlmReply.audit_record(): usage, cost, latency
 
     def record(self) -> dict[str, Any]:
-        """What the audit log keeps: the derivation and the verdict, no prompt."""
-        return self.model_dump(mode="json")
+        """What the audit log keeps of the finding: the derivation and the verdict, no prompt."""
+        return self.model_dump(mode="json", exclude={"call"})
 
 
 class AuditSkipped(BaseModel):
-    """The agent gave no verdict; ``reason`` is the note for the thread and the audit log."""
+    """The agent gave no verdict; ``reason`` is the note for the thread and the audit log, ``call`` the
+    record of a call that was answered but gave no usable verdict."""
 
     model_config = ConfigDict(frozen=True)
 
     reason: str
+    call: dict[str, Any] | None = None
 
 
 class _VerdictInput(BaseModel):
@@ -125,13 +128,10 @@ def audit_tool() -> dict[str, Any]:
     }
 
 
-def main_action(steps: Sequence[PlanStep]) -> str:
-    """The action the plan is for: its first step that is not only preparation (a snapshot before an
-    isolation), or its first step when every step is."""
-    for step in steps:
-        if step.action not in PREPARATORY:
-            return step.action
-    return steps[0].action if steps else NO_ACTION
+def planned_action(steps: Sequence[PlanStep]) -> str:
+    """The action the plan is for, by the orchestrator's own rule: the step whose allowed steps cover
+    most of the plan (isolate_instance for snapshot + isolate), the later one on a tie."""
+    return main_action([step.action for step in steps], rules_action="") if steps else NO_ACTION
 
 
 def policy_text(ctx: GraphContext) -> str:
@@ -148,7 +148,10 @@ def untrusted(text: str) -> str:
 def input_text(run_input: RunInput) -> tuple[str, str]:
     """What kind of input it is, and its raw text (an event as indented JSON, cut at a size limit)."""
     if "event" in run_input:
-        kind, raw = "an AWS alert event (JSON), as received", json.dumps(run_input["event"], indent=1)
+        kind, raw = (
+            "an AWS alert event (JSON), as received",
+            json.dumps(run_input["event"], indent=1, default=str),
+        )
     else:
         kind, raw = "a request typed by a person in chat", run_input.get("text", "")
     if len(raw) > MAX_INPUT_CHARS:
@@ -197,19 +200,21 @@ def llm_audit(ctx: GraphContext, state: GraphState, usage: IncidentUsage) -> Aud
         )
     except LlmUnavailable as failure:
         return AuditSkipped(reason=f"LLM audit unavailable: {failure.reason}")
-    return judge(reply, main_action(steps))
+    return judge(reply, planned_action(steps))
 
 
 def judge(reply: LlmReply, planned: str) -> AuditorVerdict | AuditSkipped:
     """The verdict from the agent's tool call; an answer without one is no answer, never a pass."""
     call = next((call for call in reply.tool_calls if call.name == TOOL_NAME), None)
     if call is None:
-        return AuditSkipped(reason=f"LLM audit unavailable: the auditor answered without calling {TOOL_NAME}")
+        reason = f"LLM audit unavailable: the auditor answered without calling {TOOL_NAME}"
+        return AuditSkipped(reason=reason, call=reply.audit_record())
     try:
         given = _VerdictInput.model_validate(call.input)
     except ValidationError as error:
         fields = ", ".join(sorted({str(issue["loc"][0]) for issue in error.errors() if issue["loc"]}))
-        return AuditSkipped(reason=f"LLM audit unavailable: the auditor's verdict is malformed ({fields})")
+        reason = f"LLM audit unavailable: the auditor's verdict is malformed ({fields})"
+        return AuditSkipped(reason=reason, call=reply.audit_record())
     expected = given.expected_action.strip()
     said = [_clean(reason) for reason in given.reasons[:MAX_REASONS] if reason.strip()]
     reasons: list[str] = []
@@ -228,6 +233,7 @@ def judge(reply: LlmReply, planned: str) -> AuditorVerdict | AuditSkipped:
         verdict="veto" if reasons else "pass",
         reasons=reasons,
         model=reply.model,
+        call=reply.audit_record(),
     )
 
 

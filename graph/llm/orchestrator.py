@@ -41,6 +41,7 @@ from graph.nodes.retrieve import TOP_K, retrieval_query
 from graph.planning import allowed_steps
 from graph.state import GraphState, JsonDict
 from knowledge.runbooks import DEFAULT_DIR, load_runbooks
+from runtime.redaction import mask_secrets
 from tools.base import INSTANCE_ID_RE, AwsClients, ToolError
 from tools.context import describe_asg, describe_instance
 from tools.registry import REGISTRY, llm_tool_schemas
@@ -50,6 +51,9 @@ log = logging.getLogger(__name__)
 MAX_OUTPUT = 4096  # room for the thinking some models do before their tool calls
 MAX_STEPS = 10  # more calls than this is not a plan; the audit's blast radius is tighter still
 MAX_DESCRIBED = 3  # instances (and groups) described for the prompt
+MAX_PROBLEMS_SHOWN = 5  # in a note or a fallback reason; each cut at MAX_PROBLEM_CHARS
+MAX_PROBLEM_CHARS = 200
+MAX_WHY_CHARS = 300  # the model's one-line rationale, shown as each step's "why"
 FORCE_TOOL_USE = {"type": "any"}  # relaxed to auto by the client where the model refuses it
 
 
@@ -109,6 +113,12 @@ class _Reading:
     def all_problems(self) -> list[str]:
         return [*self.problems, *(p for found in self.call_problems.values() for p in found)]
 
+    def summary(self) -> str:
+        """The problems in one bounded line, for a note (they can quote what the model sent)."""
+        shown = [_bounded(problem, MAX_PROBLEM_CHARS) for problem in self.all_problems()[:MAX_PROBLEMS_SHOWN]]
+        more = len(self.all_problems()) - len(shown)
+        return "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
+
 
 def usage_from_state(llm: Mapping[str, Any]) -> IncidentUsage:
     """The incident's LLM usage so far, from state ``llm`` (which also holds notes and records)."""
@@ -158,10 +168,7 @@ def _propose(
     reading = read_reply(reply, region)
     notes: list[str] = []
     if not reading.valid:
-        problems = reading.all_problems()
-        notes.append(
-            "the LLM's first answer was invalid (" + "; ".join(problems) + "); asked once to repair it"
-        )
+        notes.append(f"the LLM's first answer was invalid ({reading.summary()}); asked once to repair it")
         messages = [
             first,
             {"role": "assistant", "content": _assistant_content(reply)},
@@ -173,7 +180,7 @@ def _propose(
         replies.append(reply.audit_record())
         reading = read_reply(reply, region)
         if not reading.valid:
-            reason = "the LLM's answer was invalid twice (" + "; ".join(reading.all_problems()) + ")"
+            reason = f"the LLM's answer was invalid twice ({reading.summary()})"
             return Fallback(reason, "invalid", usage, replies, notes)
     return _proposal(reading, rules, reply, usage, replies, notes)
 
@@ -186,12 +193,11 @@ def _proposal(
     replies: list[JsonDict],
     notes: list[str],
 ) -> Proposal:
-    why = _first_line(reply.text)
+    why = _bounded(_first_line(reply.text), MAX_WHY_CHARS)
     if reading.no_action is not None:
         intent = no_action_intent(reading.no_action, rules)
-        return Proposal(
-            intent, [], reply.model, why, usage, replies, notes, no_action_reason=reading.no_action.reason
-        )
+        said = _bounded(reading.no_action.reason, MAX_PROBLEM_CHARS)
+        return Proposal(intent, [], reply.model, why, usage, replies, notes, no_action_reason=said)
     intent = intent_of_steps(reading.steps, rules)
     return Proposal(intent, reading.steps, reply.model, why, usage, replies, notes)
 
@@ -378,6 +384,11 @@ def _described(describe: Describer, ctx: GraphContext, name: str, region: str) -
         return {"could_not_read": str(error)}
 
 
-def _first_line(text: str, limit: int = 300) -> str:
-    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+def _first_line(text: str) -> str:
+    return next((part.strip() for part in text.splitlines() if part.strip()), "")
+
+
+def _bounded(text: str, limit: int) -> str:
+    """One line of model-made text, secrets masked, at most ``limit`` characters."""
+    line = mask_secrets(" ".join(text.split()))
     return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -11,7 +11,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from graph.auditing import audit_plan
+from graph.auditing import audit_plan, rules_reading
 from graph.context import GraphContext
 from graph.llm.auditor import AuditorVerdict, llm_audit
 from graph.llm.budget import IncidentUsage
@@ -33,6 +33,7 @@ def audit(state: GraphState, runtime: Runtime[GraphContext]) -> JsonDict:
         policy=ctx.policy,
         paused=paused_state(ctx.store) is not None,
         rate_used=used,
+        rules_intent=rules_reading(state),
     )
     if ctx.llm is None or not steps:
         return {"audit": verdict.model_dump(mode="json")}
@@ -40,6 +41,8 @@ def audit(state: GraphState, runtime: Runtime[GraphContext]) -> JsonDict:
     usage = incident_usage(llm)
     found = llm_audit(ctx, state, usage)
     update: JsonDict = {**llm, **usage.model_dump(mode="json")}
+    if found.call:
+        update["replies"] = [*llm.get("replies", []), found.call]
     if isinstance(found, AuditorVerdict):
         update["auditor"] = found.record()
         verdict = with_llm_veto(verdict, found)

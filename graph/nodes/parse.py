@@ -56,7 +56,7 @@ def settle(rules: Intent, outcome: Proposal | Fallback) -> tuple[Intent, JsonDic
         said = f"the LLM proposed no action ({outcome.no_action_reason})"
         if rules.action != "unknown":
             return rules, {}, [*notes, f"{said}; the rules' reading {rules.action} stands"]
-        return llm, {}, [*notes, f"{said}; read as {llm.action}"]
+        return llm, {"intent": llm.action, "steps": []}, [*notes, f"{said}; read as {llm.action}"]
     if rules.action != "unknown" and llm.action != rules.action:
         notes.append(f"the LLM read {llm.action}, the rules read {rules.action}: a person must decide")
     else:
@@ -64,9 +64,17 @@ def settle(rules: Intent, outcome: Proposal | Fallback) -> tuple[Intent, JsonDic
     return llm, outcome.state_record(), notes
 
 
-def llm_record(usage: IncidentUsage, notes: list[str], replies: list[JsonDict] | None = None) -> JsonDict:
-    """State ``llm``: the usage fields at the top level (no key says "token"), the calls and the notes."""
-    return {**usage.model_dump(mode="json"), "replies": replies or [], "notes": notes}
+def llm_record(
+    usage: IncidentUsage, notes: list[str], replies: list[JsonDict] | None = None, intent_from: str = "rules"
+) -> JsonDict:
+    """State ``llm``: the usage fields at the top level (no key says "token"), the calls, the notes, and
+    whether the intent came from the LLM or the rules."""
+    return {
+        **usage.model_dump(mode="json"),
+        "replies": replies or [],
+        "notes": notes,
+        "intent_from": intent_from,
+    }
 
 
 def parse(state: GraphState, runtime: Runtime[GraphContext]) -> JsonDict:
@@ -87,9 +95,5 @@ def parse(state: GraphState, runtime: Runtime[GraphContext]) -> JsonDict:
         "rules_intent": reading,
         "intent": intent.model_dump(mode="json"),
         "proposal": proposal,
-        "llm": {**llm_record(outcome.usage, notes, outcome.replies), "intent_from": _source(intent, rules)},
+        "llm": llm_record(outcome.usage, notes, outcome.replies, "llm" if proposal else "rules"),
     }
-
-
-def _source(intent: Intent, rules: Intent) -> str:
-    return "rules" if intent == rules else "llm"
