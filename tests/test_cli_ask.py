@@ -15,7 +15,14 @@ OPSBOT = [sys.executable, "-m", "cli.main"]
 
 @pytest.fixture
 def env(tmp_path: Path, aws_endpoint: str) -> dict[str, str]:
-    return {**os.environ, "OPSBOT_DATA_DIR": str(tmp_path / "state"), "AWS_ENDPOINT_URL": aws_endpoint}
+    # The knowledge base is tested elsewhere; here each process would pay for importing chromadb.
+    state = str(tmp_path / "state")
+    return {
+        **os.environ,
+        "OPSBOT_DATA_DIR": state,
+        "AWS_ENDPOINT_URL": aws_endpoint,
+        "OPSBOT_EMBEDDING": "off",
+    }
 
 
 def ask(env: dict[str, str], text: str, stdin: str = "") -> str:

@@ -17,9 +17,8 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import anthropic
 from pydantic import BaseModel, ConfigDict
 
 from graph.llm.budget import MAX_CALLS_PER_INCIDENT, IncidentUsage, LlmBudget, reserve_call
@@ -46,7 +45,10 @@ FailureKind = Literal[
     "refused",
     "error",
 ]
-SdkClient = anthropic.Anthropic | anthropic.AnthropicBedrock
+if TYPE_CHECKING:  # the SDK takes seconds to import; rules-only processes never need it
+    import anthropic
+
+    SdkClient = anthropic.Anthropic | anthropic.AnthropicBedrock
 
 
 class LlmUnavailable(Exception):
@@ -241,6 +243,7 @@ class LlmClient:
 
     def _send(self, request: dict[str, Any]) -> tuple[Any, int, float]:
         """The raw response, the number of attempts and when the call started (monotonic)."""
+        import anthropic
         started = self._monotonic()
         last = "no attempt was made"
         for attempt in range(self._max_retries + 1):

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-import anthropic
+from typing import TYPE_CHECKING
 
 from graph.llm.budget import LlmBudget
-from graph.llm.client import LlmClient, SdkClient
+from graph.llm.client import LlmClient
 from graph.llm.config import LlmSettings
 from graph.llm.costs import LlmPriceTable
+
+if TYPE_CHECKING:
+    import anthropic
+
+    from graph.llm.client import SdkClient
 
 
 def anthropic_sdk(settings: LlmSettings) -> anthropic.Anthropic:
     """The Anthropic API client: the key from ``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL`` honoured."""
     if settings.anthropic_api_key is None:
         raise ValueError("ANTHROPIC_API_KEY is not set, so the Anthropic API cannot be used")
+    import anthropic  # imported when an LLM is configured: the SDK takes seconds to load
+
     return anthropic.Anthropic(
         api_key=settings.anthropic_api_key.get_secret_value(),
         base_url=settings.anthropic_base_url or None,
@@ -30,6 +37,8 @@ def bedrock_sdk(settings: LlmSettings) -> anthropic.AnthropicBedrock:
     """
     if not settings.bedrock_region:
         raise ValueError("no AWS region for Bedrock: set OPSBOT_BEDROCK_REGION or AWS_REGION")
+    import anthropic
+
     return anthropic.AnthropicBedrock(
         aws_region=settings.bedrock_region,
         base_url=settings.bedrock_endpoint_url or None,
