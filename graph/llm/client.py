@@ -244,6 +244,7 @@ class LlmClient:
     def _send(self, request: dict[str, Any]) -> tuple[Any, int, float]:
         """The raw response, the number of attempts and when the call started (monotonic)."""
         import anthropic
+
         started = self._monotonic()
         last = "no attempt was made"
         for attempt in range(self._max_retries + 1):
