@@ -321,6 +321,12 @@ def test_a_rate_limited_call_is_retried_and_the_plan_executes(
             "LLM unavailable after 2 attempt(s)",
         ),
         (
+            [Failure(529), Failure(529)],
+            {"OPSBOT_LLM_MAX_RETRIES": 1},
+            0.0,
+            "LLM unavailable after 2 attempt(s)",
+        ),
+        (
             [text_reply("too late")],
             {
                 "OPSBOT_LLM_TIMEOUT_SECONDS": 0.3,
@@ -331,7 +337,7 @@ def test_a_rate_limited_call_is_retried_and_the_plan_executes(
             "LLM unavailable after 1 attempt(s): no answer within 0.3 s",
         ),
     ],
-    ids=["http-500", "slow"],
+    ids=["http-500", "overloaded-529", "slow"],
 )
 def test_an_unavailable_llm_leaves_the_rules_and_the_run_completes(
     pipeline: Pipeline,
