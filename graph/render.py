@@ -170,6 +170,11 @@ def summary(state: dict[str, Any]) -> str:
     if incidents:
         lines.append("Similar past incidents:")
         lines += [f"  - {past_incident_line(hit)}" for hit in incidents]
+    runbook = (state.get("context") or {}).get("runbook")
+    if runbook:
+        lines.append(
+            f"Runbook followed: {runbook.get('title')} ({runbook.get('id')}, score {runbook.get('score')})"
+        )
     if state.get("plan"):
         lines.append("Plan:")
         lines += ["  " + line for line in plan_lines(state["plan"])]

@@ -11,6 +11,7 @@ from pipeline_support import ONCALL, crypto_event, make_estate, make_pipeline
 from bot.blocks import approval_blocks
 from graph.models import AlertFacts, Intent, PlanStep
 from graph.planning import allowed_steps, describe_step
+from graph.render import summary
 from graph.runbook_steps import best_runbook, follow
 
 
@@ -74,6 +75,7 @@ def test_a_real_alert_retrieves_the_crypto_runbook_and_the_plan_and_approval_cit
     assert [s["action"] for s in result.state["plan"]] == ["snapshot_instance", "isolate_instance"]
     assert all("rb-guardduty-crypto-mining" in s["why"] for s in result.state["plan"])
     assert (tmp_path / "knowledge").is_dir()  # the store is on disk in the data dir
+    assert "Runbook followed: GuardDuty crypto-mining" in summary(result.state)
     unrelated = pipeline.start("t-scale", {"text": "scale web-asg to 6", "requester": ONCALL})
     assert "rb-guardduty-crypto-mining" not in json.dumps(unrelated.state["retrieved"])
 
