@@ -1,5 +1,8 @@
 """Alert-to-isolation latency on the auto path: GuardDuty finding in, instance isolated and verified.
 
+Includes retrieval (runbooks and past incidents from ChromaDB, MiniLM by default) and remembering the
+incident afterwards.
+
 Runs the demo's first scenario N times (default 20), each on a fresh moto estate over real HTTP,
 with SQLite checkpoints and the embedded store, and prints the figures. Nothing is asserted.
 
@@ -37,16 +40,27 @@ def main() -> int:
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     timings: list[float] = []
+    # One knowledge base for every run, as in a deployment: the first run opens it and ingests the
+    # runbooks (reported apart as the cold start); later runs retrieve and remember only.
+    knowledge = Path(tempfile.mkdtemp(prefix="opsbot-bench-knowledge-"))
+    cold: float | None = None
     try:
-        for run in range(args.runs):
+        for run in range(args.runs + 1):
             reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
             urllib.request.urlopen(reset, timeout=10).read()
             workdir = Path(tempfile.mkdtemp(prefix="opsbot-bench-"))
-            pipeline = open_pipeline(Settings(OPSBOT_DATA_DIR=workdir, AWS_ENDPOINT_URL=endpoint))
+            settings = Settings(
+                OPSBOT_DATA_DIR=workdir, AWS_ENDPOINT_URL=endpoint, OPSBOT_KNOWLEDGE_DIR=knowledge
+            )
+            pipeline = open_pipeline(settings)
             estate = build_estate(pipeline.ctx.clients)
             started = time.perf_counter()
             result = pipeline.start(f"bench-{run}", {"event": crypto_finding(estate.miner_instance)})
-            timings.append((time.perf_counter() - started) * 1000)
+            elapsed = (time.perf_counter() - started) * 1000
+            if cold is None:
+                cold = elapsed
+            else:
+                timings.append(elapsed)
             if result.outcome != "executed":
                 print(f"run {run}: outcome {result.outcome}, not executed", file=sys.stderr)
                 return 1
@@ -57,7 +71,8 @@ def main() -> int:
     print(
         f"alert→isolation (parse, plan, audit, decide, snapshot+isolate, verify, document; moto over HTTP): "
         f"runs={len(timings)} median={statistics.median(timings):.0f} ms p90={p90:.0f} ms "
-        f"min={timings[0]:.0f} ms max={timings[-1]:.0f} ms"
+        f"min={timings[0]:.0f} ms max={timings[-1]:.0f} ms; "
+        f"cold start (knowledge base opened, runbooks embedded with {settings.embedding}) {cold:.0f} ms"
     )
     return 0
 
