@@ -42,7 +42,7 @@ from bot.status_blocks import status_blocks
 from cli.demo import injected_alarm
 from cli.main import main
 from graph.control import render_status
-from graph.llm import IncidentUsage, LlmBudget, LlmClient, LlmSettings, anthropic_sdk
+from graph.llm import IncidentUsage, LlmBudget, LlmClient, LlmSettings, build_llm_client
 from graph.llm.auditor import AuditorVerdict, AuditSkipped, audit_tool, llm_audit
 from graph.nodes.audit import audit
 from policies.loading import DEFAULT_POLICY_PATH
@@ -101,16 +101,9 @@ def fake() -> Iterator[RoutingFake]:
 
 def llm_client(fake: FakeAnthropic, budget: LlmBudget | None = None, **env: Any) -> LlmClient:
     settings = LlmSettings(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake.url, **env)
-    return LlmClient(
-        anthropic_sdk(settings),
-        provider="anthropic",
-        models={"orchestrator": settings.orchestrator_model, "auditor": settings.auditor_model},
-        timeout_seconds=settings.timeout_seconds,
-        deadline_seconds=settings.deadline_seconds,
-        max_retries=settings.max_retries,
-        budget=budget,
-        backoff_base_seconds=0.01,
-    )
+    client = build_llm_client(settings, budget, backoff_base_seconds=0.01)
+    assert client is not None
+    return client
 
 
 @pytest.fixture

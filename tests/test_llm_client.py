@@ -26,7 +26,6 @@ from graph.llm import (
     LlmUnavailable,
     LlmUsage,
     anthropic_sdk,
-    bedrock_sdk,
     build_llm_client,
     cached_text_block,
     cost_of,
@@ -76,19 +75,8 @@ def client_for() -> Iterator[ClientMaker]:
     made: list[LlmClient] = []
 
     def make(settings: LlmSettings, budget: LlmBudget | None = None) -> LlmClient:
-        provider = settings.provider
-        assert provider is not None
-        sdk = anthropic_sdk(settings) if provider == "anthropic" else bedrock_sdk(settings)
-        client = LlmClient(
-            sdk,
-            provider=provider,
-            models={"orchestrator": settings.orchestrator_model, "auditor": settings.auditor_model},
-            timeout_seconds=settings.timeout_seconds,
-            deadline_seconds=settings.deadline_seconds,
-            max_retries=settings.max_retries,
-            budget=budget,
-            backoff_base_seconds=0.02,
-        )
+        client = build_llm_client(settings, budget, backoff_base_seconds=0.02)
+        assert client is not None
         made.append(client)
         return client
 

@@ -38,7 +38,13 @@ from pipeline_support import (
 
 from cli.demo import injected_alarm
 from cli.estate import Estate
-from graph.llm import LlmBudget, LlmClient, LlmSettings, LlmUsage, anthropic_sdk, bedrock_sdk
+from graph.llm import (
+    LlmBudget,
+    LlmClient,
+    LlmSettings,
+    LlmUsage,
+    build_llm_client,
+)
 from graph.llm.orchestrator import main_action
 from graph.llm.prompts import escape_tags
 from runtime.audit_log import entries
@@ -54,21 +60,12 @@ def llm_client(
 ) -> LlmClient:
     if provider == "anthropic":
         settings = LlmSettings(ANTHROPIC_API_KEY=API_KEY, ANTHROPIC_BASE_URL=fake.url, **env)
-        sdk: Any = anthropic_sdk(settings)
     else:
         settings = LlmSettings(OPSBOT_LLM_PROVIDER="bedrock", OPSBOT_BEDROCK_ENDPOINT_URL=fake.url, **env)
-        sdk = bedrock_sdk(settings)
     assert settings.provider == provider
-    return LlmClient(
-        sdk,
-        provider=settings.provider,
-        models={"orchestrator": settings.orchestrator_model, "auditor": settings.auditor_model},
-        timeout_seconds=settings.timeout_seconds,
-        deadline_seconds=settings.deadline_seconds,
-        max_retries=settings.max_retries,
-        budget=budget,
-        backoff_base_seconds=0.01,
-    )
+    client = build_llm_client(settings, budget, backoff_base_seconds=0.01)
+    assert client is not None
+    return client
 
 
 @pytest.fixture

@@ -51,6 +51,9 @@ if TYPE_CHECKING:  # the SDK takes seconds to import; rules-only processes never
     SdkClient = anthropic.Anthropic | anthropic.AnthropicBedrock
 
 
+DEFAULT_BACKOFF_BASE_SECONDS = 0.5
+
+
 class LlmUnavailable(Exception):
     """The LLM gave no usable answer in time; ``reason`` is one sentence for the thread and the audit."""
 
@@ -126,7 +129,7 @@ class LlmClient:
         max_retries: int,
         budget: LlmBudget | None = None,
         prices: LlmPriceTable | None = None,
-        backoff_base_seconds: float = 0.5,
+        backoff_base_seconds: float = DEFAULT_BACKOFF_BASE_SECONDS,
         backoff_cap_seconds: float = 8.0,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from graph.llm.budget import LlmBudget
-from graph.llm.client import LlmClient
+from graph.llm.client import DEFAULT_BACKOFF_BASE_SECONDS, LlmClient
 from graph.llm.config import LlmSettings
 from graph.llm.costs import LlmPriceTable
 
@@ -51,6 +51,7 @@ def build_llm_client(
     settings: LlmSettings,
     budget: LlmBudget | None = None,
     prices: LlmPriceTable | None = None,
+    backoff_base_seconds: float = DEFAULT_BACKOFF_BASE_SECONDS,
 ) -> LlmClient | None:
     """The configured client, or None when opsbot runs on rules alone (``describe`` says why)."""
     provider = settings.provider
@@ -66,4 +67,5 @@ def build_llm_client(
         max_retries=settings.max_retries,
         budget=budget,
         prices=prices,
+        backoff_base_seconds=backoff_base_seconds,
     )
