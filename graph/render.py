@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from tools.terraform import run_snippets
+
 ALERT_KIND_LABELS = {
     "guardduty": "GuardDuty finding",
     "cloudwatch": "CloudWatch alarm",
@@ -203,7 +205,16 @@ def summary(state: dict[str, Any]) -> str:
         lines.append(str(state["reply"]))
     lines += [f"Note: {note}" for note in llm_notes(state)]
     lines.append(f"Outcome: {outcome_of(state)}")
+    lines += terraform_section(state)
     return "\n".join(lines)
+
+
+def terraform_section(state: dict[str, Any]) -> list[str]:
+    """The Terraform for the run's executed write steps, in a code block; nothing when there is none."""
+    snippets = run_snippets(state.get("executions", []), state.get("rollbacks", []))
+    if not snippets:
+        return []
+    return ["Terraform to keep your IaC in step:", "```", "\n\n".join(snippets), "```"]
 
 
 def llm_notes(state: dict[str, Any]) -> list[str]:
