@@ -39,10 +39,32 @@ class Settings(BaseSettings):
     runbooks_dir: Path | None = Field(default=None, alias="OPSBOT_RUNBOOKS_DIR")
     chroma_host: str | None = Field(default=None, alias="OPSBOT_CHROMA_HOST")
     chroma_port: int = Field(default=8000, alias="OPSBOT_CHROMA_PORT")
+    # Escalation and reports (issue 6)
+    pagerduty_routing_key: SecretStr | None = Field(default=None, alias="PAGERDUTY_ROUTING_KEY")
+    pagerduty_events_url: str = Field(
+        default="https://events.pagerduty.com/v2/enqueue", alias="OPSBOT_PAGERDUTY_URL"
+    )
+    page_at_severity: float = Field(default=8.0, ge=0, le=10, alias="OPSBOT_PAGE_AT_SEVERITY")
+    ses_sender: str | None = Field(default=None, alias="OPSBOT_SES_SENDER")
+    report_emails_csv: str = Field(default="", alias="OPSBOT_REPORT_EMAILS")
+    reports_channel: str | None = Field(default=None, alias="OPSBOT_REPORTS_CHANNEL")
+    review_schedule: str | None = Field(default=None, alias="OPSBOT_REVIEW_SCHEDULE")
+    # Durable runtime (issue 7)
+    checkpointer: Literal["sqlite", "postgres"] = Field(default="sqlite", alias="OPSBOT_CHECKPOINTER")
+    postgres_url: SecretStr | None = Field(default=None, alias="OPSBOT_POSTGRES_URL")
+    audit_bucket: str | None = Field(default=None, alias="OPSBOT_AUDIT_BUCKET")
+    audit_retention_days: int = Field(default=365, ge=1, alias="OPSBOT_AUDIT_RETENTION_DAYS")
+    reclaim_idle_seconds: float = Field(default=60.0, gt=0, alias="OPSBOT_RECLAIM_IDLE_SECONDS")
+    metrics_port: int = Field(default=9100, alias="OPSBOT_METRICS_PORT")
+    log_format: Literal["json", "text"] = Field(default="json", alias="OPSBOT_LOG_FORMAT")
 
     @property
     def alert_channels(self) -> set[str]:
         return {channel.strip() for channel in self.alert_channels_csv.split(",") if channel.strip()}
+
+    @property
+    def report_emails(self) -> list[str]:
+        return [address.strip() for address in self.report_emails_csv.split(",") if address.strip()]
 
     @property
     def slack_enabled(self) -> bool:

@@ -81,6 +81,12 @@ class AwsClients:
                 )
             return self._clients[key]
 
+    def use(self, service: str, region: str, client: Any) -> None:
+        """Serve ``client`` for (service, region) from now on: a client wrapped in botocore's Stubber,
+        for the few APIs moto does not implement (see the README's list)."""
+        with self._lock:
+            self._clients[(service, region)] = client
+
 
 @dataclass(frozen=True)
 class ExecContext:
