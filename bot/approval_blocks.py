@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 
 from bot.blocks_common import (
     Block,
@@ -28,6 +29,7 @@ from bot.slack_text import (
     escape,
 )
 from graph.render import params_text
+from policies.decision import one_from_each
 
 APPROVAL_BLOCK_ID = "opsbot_approval"
 APPROVE_ACTION_ID = "opsbot_approve"
@@ -87,10 +89,32 @@ def _expiry(pending: JsonDict) -> Block:
     )
 
 
+def request_header(pending: JsonDict) -> str:
+    """The header of an open request; an emergency (it needs the incident commander, and paged) says so."""
+    if pending.get("emergency"):
+        return f"🚨 Emergency approval needed: {action_name(pending)}"
+    return f"🔐 Approval needed: {action_name(pending)}"
+
+
 def approval_blocks(pending: JsonDict) -> list[Block]:
     """The approval request: what, who, the plan, audit, policy, knowledge, expiry and the buttons."""
-    header = f"🔐 Approval needed: {action_name(pending)}"
-    return fit_message([*request_blocks(pending, header), _expiry(pending), _buttons(pending)])
+    header = request_header(pending)
+    return fit_message(
+        [*request_blocks(pending, header), *_each_group_block(pending), _expiry(pending), _buttons(pending)]
+    )
+
+
+def _still_needed(missing: Sequence[str]) -> str:
+    """'still needed: one approver from each of security and compliance' (group names escaped)."""
+    return "still needed: " + one_from_each([f"*{escape(str(group))}*" for group in missing])
+
+
+def _each_group_block(pending: JsonDict) -> list[Block]:
+    """For a one-from-each-group approval, which groups still have no approver (all of them, at first)."""
+    if not pending.get("each_group") or not pending.get("groups"):
+        return []
+    line = _still_needed(list(pending["groups"]))
+    return [context_block(f"👥 {line[0].upper()}{line[1:]}; one person counts for one group only")]
 
 
 # --- the button value -------------------------------------------------------------------------
@@ -128,15 +152,25 @@ def parse_button_value(value: str) -> tuple[str, str]:
 # --- after a decision ---------------------------------------------------------------------------
 
 
-def decision_line(pending: JsonDict, status: str, by: list[str], note: str) -> str:
-    """Who decided and how (``approved``, ``rejected``, ``expired``, ``superseded``, or still open)."""
+def decision_line(
+    pending: JsonDict, status: str, by: list[str], note: str, missing: Sequence[str] | None = None
+) -> str:
+    """Who decided and how (``approved``, ``rejected``, ``expired``, ``superseded``, or still open).
+
+    ``missing``: for a one-from-each-group approval still open, the groups with no approver yet.
+    """
     lines = {
         "approved": f"✅ Approved by {users(by)}",
         "rejected": f"❌ Rejected by {users(by)}",
         "expired": "⌛ Expired — nothing executed",
         "superseded": "♻️ Superseded by a newer request — nothing executed",
     }
-    if status in STILL_OPEN:
+    if status in STILL_OPEN and pending.get("each_group"):
+        groups = list(pending.get("groups") or [])
+        gaps = groups if missing is None else list(missing)
+        line = f"Approval {len(groups) - len(gaps)} of {len(groups)} recorded ({users(by)})"
+        line += f" — {_still_needed(gaps)}" if gaps else ""
+    elif status in STILL_OPEN:
         line = f"Approval {len(by)} of {int(pending.get('count') or 1)} recorded ({users(by)})"
     elif status in lines:
         line = lines[status]
@@ -145,12 +179,15 @@ def decision_line(pending: JsonDict, status: str, by: list[str], note: str) -> s
     return line + (f" — {escape(note)}" if note else "")
 
 
-def decided_blocks(pending: JsonDict, status: str, by: list[str], note: str = "") -> list[Block]:
+def decided_blocks(
+    pending: JsonDict, status: str, by: list[str], note: str = "", missing: Sequence[str] | None = None
+) -> list[Block]:
     """The approval message updated in place with who decided; the buttons go, unless more approvals
-    are needed (``partial``: "Approval 1 of 2 recorded")."""
-    line = context_block(decision_line(pending, status, by, note))
+    are needed (``partial``: "Approval 1 of 2 recorded"; with one approver from each group, also which
+    groups are ``missing``)."""
+    line = context_block(decision_line(pending, status, by, note, missing))
     if status in STILL_OPEN:
-        header = f"🔐 Approval needed: {action_name(pending)}"
+        header = request_header(pending)
         return fit_message([*request_blocks(pending, header), line, _expiry(pending), _buttons(pending)])
     header = f"{DECIDED_HEADERS[status]}: {action_name(pending)}"
     return fit_message([*request_blocks(pending, header), line])

@@ -93,6 +93,9 @@ def _policy_text(pending: JsonDict) -> str:
         count = int(pending.get("count") or decision.get("count") or 1)
         who = " or ".join(f"*{escape(str(group))}*" for group in groups) or "an approver group"
         line = f"*Policy:* needs {'1 approver' if count == 1 else f'{count} distinct approvers'} from {who}"
+        if pending.get("each_group", decision.get("each_group", False)):
+            named = ", ".join(f"*{escape(str(group))}*" for group in groups)
+            line = f"*Policy:* needs one approver from each of {named} (one person counts for one group only)"
         if not pending.get("allow_requester", decision.get("allow_requester", True)):
             line += "; the requester may not approve"
     reasons = [escape(str(reason)) for reason in decision.get("reasons", [])]

@@ -54,7 +54,9 @@ def moto_endpoint(endpoint: str | None) -> Iterator[str]:
         return
     from moto.server import ThreadedMotoServer
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
+    logging.getLogger("werkzeug").setLevel(
+        logging.CRITICAL
+    )  # moto logs every request, and a traceback per API it lacks
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:

@@ -13,6 +13,7 @@ from knowledge.retrieval import Retriever
 from policies.engine import Policy, PriceTable
 from runtime.audit_log import AuditLog
 from runtime.config import Settings
+from runtime.pagerduty import NoPager, Pager
 from runtime.store import CoordinationStore
 from tools.base import AwsClients
 
@@ -45,3 +46,5 @@ class GraphContext:
     # Claude (Anthropic API or Bedrock); None runs the rule parser and planner alone.
     llm: LlmClient | None = None
     llm_budget: LlmBudget | None = None
+    # PagerDuty Events API v2 for emergencies and critical alerts; NoPager without a routing key.
+    pager: Pager = field(default_factory=NoPager)

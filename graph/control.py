@@ -1,4 +1,5 @@
-"""Control and read-only intents: status, help, pause, resume, investigate, unknown."""
+"""Control and read-only intents: status, help, pause, resume, investigate, troubleshoot_connectivity,
+unknown."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from graph.context import GraphContext
 from graph.models import Intent
+from graph.troubleshooting import troubleshoot_connectivity
 from policies.engine import can_control
 from policies.membership import ControlCommand
 from runtime.coordination import clear_paused, set_paused
@@ -21,7 +23,8 @@ HELP = """I run AWS actions under policy, with an audit and people in charge. Tr
   isolate i-0abc… in us-east-1 · block 203.0.113.45 · unblock 203.0.113.45
   scale web-asg to 6 · restart nginx on i-0abc… · snapshot i-0abc… · tag i-0abc… env=prod
   stop i-0abc… · terminate i-0abc… · allow egress from sg-… to 10.1.0.0/16 on 443
-  status · pause · resume · roll back act-… · investigate i-0abc…"""
+  status · pause · resume · roll back act-… · investigate i-0abc…
+  why can't i-0abc… reach 10.0.3.4:5432? (read-only: the blocking rule, flow logs, recent changes)"""
 
 
 def local_operator(user: str) -> bool:
@@ -127,5 +130,6 @@ RESPONDERS: dict[str, Callable[[GraphContext, Intent], str]] = {
     "pause": pause,
     "resume": resume,
     "investigate": investigate,
+    "troubleshoot_connectivity": troubleshoot_connectivity,
     "unknown": unknown,
 }

@@ -12,6 +12,7 @@ from policies.decision import DecisionFacts, PolicyDecision
 from policies.engine import Policy, decide_plan
 from runtime.coordination import paused_state, rate_used
 from tools.registry import REGISTRY
+from tools.routes import route_key
 
 ROLLBACK_NEEDS_PEOPLE = (
     "a rollback undoes an executed action (deleting a snapshot, reopening access), so a person "
@@ -57,6 +58,9 @@ def step_facts(
     action, params = step.governing()
     alert = intent.alert
     asg = state_context.get("asgs", {}).get(str(params.get("asg_name", "")), {})
+    route_at = route_key(params.get("route_table_id"), params.get("destination_cidr"))
+    route = state_context.get("routes", {}).get(route_at, {}) if action == "update_route" else {}
+    same_target = route.get("new_target") == params.get("target")  # health read for this very target
     errors = [*intent.errors, *state_context.get("problems", []), *validation_errors(action, params)]
     return DecisionFacts(
         action=action,
@@ -74,6 +78,9 @@ def step_facts(
         asg_max=asg.get("max_size"),
         monthly_cost_delta=step.monthly_cost_usd,
         rate_used=rate_used(ctx.store, action, ctx.clock()),
+        alert_resources=[*alert.instance_ids, *alert.resource_ids] if alert else [],
+        route_targets=list(route.get("current_targets", [])),
+        new_target_healthy=route.get("new_target_healthy") if same_target else None,
     )
 
 

@@ -7,7 +7,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 AlertKind = Literal["guardduty", "cloudwatch", "securityhub", "health", "ec2", "autoscaling", "chat"]
-CONTROL_ACTIONS = frozenset({"status", "help", "pause", "resume", "investigate", "unknown"})
+CONTROL_ACTIONS = frozenset(
+    {"status", "help", "pause", "resume", "investigate", "troubleshoot_connectivity", "unknown"}
+)
 
 
 class Model(BaseModel):

@@ -26,6 +26,7 @@ from runtime.coordination import action_key, undone_key
 from tools.base import AwsUnreachable, ToolError
 from tools.context import describe_asg, describe_instance
 from tools.registry import REGISTRY
+from tools.routes import UpdateRouteArgs, route_facts, route_key
 
 INSTANCE_ACTIONS = frozenset(
     {"isolate_instance", "snapshot_instance", "stop_instance", "terminate_instance", "restart_service"}
@@ -80,7 +81,25 @@ def gather_context(intent: Intent, ctx: GraphContext) -> Planned:
         _gather_asg(intent, ctx, planned)
     elif intent.action == "block_ip" and intent.alert is not None and intent.alert.instance_ids:
         planned.alert_vpcs = _vpcs_of(intent, ctx, planned)
+    elif intent.action == "update_route" and not intent.errors:
+        _gather_route(intent, ctx, planned)
     return planned
+
+
+def _gather_route(intent: Intent, ctx: GraphContext, planned: Planned) -> None:
+    """The route as it stands and the new target's health: the policy's facts for update_route."""
+    try:
+        args = UpdateRouteArgs.model_validate({"region": ctx.settings.aws_region, **intent.params})
+        facts = route_facts(ctx.clients, args)
+    except ValueError:
+        return  # invalid params: the decision rejects them, naming the bad parameter
+    except AwsUnreachable as error:
+        planned.unavailable.append(str(error))
+        return
+    except ToolError as error:
+        planned.problems.append(str(error))
+        return
+    planned.context.setdefault("routes", {})[route_key(args.route_table_id, args.destination_cidr)] = facts
 
 
 def _read_instance(ctx: GraphContext, planned: Planned, instance_id: str, region: str) -> dict[str, Any]:

@@ -69,6 +69,12 @@ def _holds(when: Conditions, facts: DecisionFacts) -> bool:
     if when.max_monthly_cost_increase is not None:
         cost = facts.monthly_cost_delta
         checks.append(cost is not None and cost <= when.max_monthly_cost_increase)
+    if when.replaces_alarmed_target is not None:
+        alarmed = {resource.lower() for resource in facts.alert_resources}
+        named = facts.source == "alert" and any(t.lower() in alarmed for t in facts.route_targets)
+        checks.append(named == when.replaces_alarmed_target)
+    if when.new_target_healthy is not None:
+        checks.append((facts.new_target_healthy is True) == when.new_target_healthy)
     desired = _desired_capacity(facts.params)
     if when.within_asg_max is not None:
         within = desired is not None and facts.asg_max is not None and desired <= facts.asg_max

@@ -103,10 +103,15 @@ def decide_plan(policy: Policy, facts_per_step: Sequence[DecisionFacts]) -> Poli
     if worst != "approval":
         return PolicyDecision(decision=worst, reasons=reasons)
     approvers = list(dict.fromkeys(group for _, _, d in deciding for group in d.approvers))
+    # One step asking for one approver from each group makes the plan need one from each of them all
+    # (stricter, never weaker, than each step alone), with at least as many people as any step asks.
+    each_group = any(d.each_group for _, _, d in deciding)
+    count = max(d.count for _, _, d in deciding)
     return PolicyDecision(
         decision="approval",
         approvers=approvers,
-        count=max(d.count for _, _, d in deciding),
+        count=max(count, len(approvers)) if each_group else count,
+        each_group=each_group,
         allow_requester=all(d.allow_requester for _, _, d in deciding),
         reasons=reasons,
     )
@@ -131,7 +136,8 @@ def _from_outcome(outcome: Outcome, reason: str) -> PolicyDecision:
     return PolicyDecision(
         decision="approval",
         approvers=list(outcome.groups),
-        count=outcome.count,
+        count=outcome.approvers_needed,
+        each_group=outcome.each_group,
         allow_requester=outcome.allow_requester,
         reasons=[reason],
     )
@@ -142,16 +148,20 @@ def _escalated(
 ) -> PolicyDecision:
     """A medium (or unknown) severity alert never acts alone: raise auto to approval."""
     fallback = entry.otherwise
+    each_group = fallback.decide == "approval" and fallback.each_group
     if fallback.decide == "approval":
-        groups, count, allow_requester = list(fallback.groups), fallback.count, fallback.allow_requester
+        groups, count = list(fallback.groups), fallback.approvers_needed
+        allow_requester = fallback.allow_requester
     else:
         groups, count, allow_requester = list(policy.default_approvers), 1, True
     level = "unknown" if severity is None else f"{severity:g}, below {policy.alerts.auto_at_least:g}"
-    reason = f"alert severity is {level}: automatic actions need approval by {_or_list(groups)}"
+    who = f"one approver from each of {', '.join(groups)}" if each_group else _or_list(groups)
+    reason = f"alert severity is {level}: automatic actions need approval by {who}"
     return PolicyDecision(
         decision="approval",
         approvers=groups,
         count=count,
+        each_group=each_group,
         allow_requester=allow_requester,
         reasons=[*decision.reasons, reason],
     )

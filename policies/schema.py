@@ -11,10 +11,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from policies.decision import assign_to_groups
+
 USER_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
 MEMBER_RE = re.compile(r"^([UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|@[a-z0-9][a-z0-9._-]*)$")
 NAME_RE = r"^[a-z][a-z0-9_-]*$"
 INSTANCE_TYPE_RE = r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$"
+VOLUME_TYPE_RE = r"^[a-z][a-z0-9]*$"
 
 RuleDecision = Literal["auto", "approval", "reject", "log_only"]
 GroupName = Annotated[str, Field(pattern=NAME_RE)]
@@ -41,6 +44,8 @@ class Conditions(_Strict):
     max_scale_factor: float | None = Field(default=None, gt=0)
     max_monthly_cost_increase: float | None = None
     cost_unknown: bool | None = None
+    replaces_alarmed_target: bool | None = None
+    new_target_healthy: bool | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> Conditions:
@@ -59,6 +64,7 @@ class Outcome(_Strict):
     decide: RuleDecision
     groups: list[GroupName] = Field(default_factory=list)
     count: int = Field(default=1, ge=1)
+    each_group: bool = False  # one distinct approver from every group in `groups`
     allow_requester: bool = True
     reason: str = Field(min_length=1)
 
@@ -66,13 +72,24 @@ class Outcome(_Strict):
     def _groups_only_for_approval(self) -> Outcome:
         if self.decide == "approval" and not self.groups:
             raise ValueError("an approval must name at least one group in 'groups'")
-        if self.decide != "approval" and (
-            self.groups or "count" in self.model_fields_set or "allow_requester" in self.model_fields_set
-        ):
+        approval_keys = {"count", "each_group", "allow_requester"} & self.model_fields_set
+        if self.decide != "approval" and (self.groups or approval_keys):
             raise ValueError(
-                f"'groups', 'count' and 'allow_requester' only apply to approval, not {self.decide}"
+                "'groups', 'count', 'each_group' and 'allow_requester' only apply to approval, "
+                f"not {self.decide}"
             )
+        if self.each_group and "count" in self.model_fields_set:
+            raise ValueError(
+                "'count' must not be given with 'each_group: true': each listed group gives one approver"
+            )
+        if self.each_group and len(set(self.groups)) != len(self.groups):
+            raise ValueError("'each_group: true' needs each group in 'groups' listed once")
         return self
+
+    @property
+    def approvers_needed(self) -> int:
+        """Distinct people the approval needs: one per group with ``each_group``, else ``count``."""
+        return len(self.groups) if self.each_group else self.count
 
 
 class Rule(Outcome):
@@ -166,11 +183,28 @@ class Policy(_Strict):
         """Fail when the named groups list only individual users, and too few of them."""
         if outcome.decide != "approval":
             return
+        if outcome.each_group:
+            self._check_groups_can_each_approve(where, outcome.groups)
+            return
         members = {member for group in outcome.groups for member in self.groups[group]}
         if all(USER_ID_RE.match(member) for member in members) and len(members) < outcome.count:
             raise ValueError(
                 f"{where}.count: needs {outcome.count} approvers "
                 f"but its groups list only {len(members)} people"
+            )
+
+    def _check_groups_can_each_approve(self, where: str, groups: list[str]) -> None:
+        """Fail when the groups that list only individual users cannot each give a different person."""
+        fixed = [g for g in groups if all(USER_ID_RE.match(member) for member in self.groups[g])]
+        people = {
+            person: {g for g in fixed if person in self.groups[g]} for g in fixed for person in self.groups[g]
+        }
+        assigned = assign_to_groups(fixed, people)
+        short = [group for group in fixed if group not in assigned]
+        if short:
+            raise ValueError(
+                f"{where}.each_group: groups {', '.join(fixed)} cannot each give a different person "
+                f"(one person counts for one group only); {short[0]} is left without an approver"
             )
 
 
@@ -181,3 +215,9 @@ class PriceTable(_Strict):
     currency: Literal["USD"]
     hours_per_month: int = Field(default=730, ge=1)
     hourly: dict[Annotated[str, Field(pattern=INSTANCE_TYPE_RE)], Annotated[float, Field(gt=0)]]
+    # USD per GB-month of provisioned EBS storage, by volume type (gp3, gp2, io1, ...), and of EBS
+    # snapshot storage (standard tier). Optional: a table without them prices no volume or snapshot.
+    ebs_gb_month: dict[Annotated[str, Field(pattern=VOLUME_TYPE_RE)], Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict
+    )
+    snapshot_gb_month: float | None = Field(default=None, gt=0)

@@ -251,7 +251,14 @@ def test_shipped_settings(policy: Policy) -> None:
     assert (policy.blast_radius.max_steps_per_plan, policy.blast_radius.max_instances_per_plan) == (6, 5)
     assert policy.blast_radius.max_block_prefix == 16
     assert policy.control.pause == policy.control.resume == ["security", "platform", "oncall"]
-    assert set(policy.groups) == {"security", "platform", "network", "oncall"}
+    assert set(policy.groups) == {
+        "security",
+        "platform",
+        "network",
+        "oncall",
+        "compliance",
+        "incident-commander",
+    }
     expected_limits = {"restart_service": 5, "isolate_instance": 10, "scale_asg": 10, "terminate_instance": 2}
     expected_limits |= {"block_ip": 20}
     assert {action: rate_limit(policy, action) for action in expected_limits} == expected_limits

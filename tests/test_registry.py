@@ -20,8 +20,17 @@ EXPECTED_ACTIONS = {
     "unblock_ip",
     "allow_egress",
     "scale_asg",
+    "allow_egress_domain",
+    "grant_vendor_access",
+    "revoke_vendor_access",
+    "update_route",
+    "create_segment",
+    "delete_segment",
+    "regional_failover",
 }
-NOT_REVERSIBLE = {"terminate_instance", "restart_service"}
+NOT_REVERSIBLE = {"terminate_instance", "restart_service", "revoke_vendor_access"}
+SG = "sg-0123456789abcdef0"
+CORE = "core-network-0123456789abcdef0"
 
 # Minimal valid arguments per action, used to check ``resources``.
 SAMPLE_ARGS = {
@@ -35,6 +44,33 @@ SAMPLE_ARGS = {
     "unblock_ip": {"cidr": "198.51.100.7"},
     "allow_egress": {"group_id": "sg-0123456789abcdef0", "cidr": "203.0.113.0/24", "port": 443},
     "scale_asg": {"asg_name": "web", "desired_capacity": 3},
+    "allow_egress_domain": {"domain": "salesforce.com", "rule_group": "prod-api"},
+    "grant_vendor_access": {
+        "vendor": "acme",
+        "cidr": "198.51.100.0/24",
+        "port": 443,
+        "security_group_id": SG,
+        "hours": 4,
+    },
+    "revoke_vendor_access": {
+        "vendor": "acme",
+        "cidr": "198.51.100.0/24",
+        "port": 443,
+        "security_group_id": SG,
+    },
+    "update_route": {
+        "route_table_id": "rtb-0123456789abcdef0",
+        "destination_cidr": "10.0.0.0/8",
+        "target": "eni-0123456789abcdef0",
+    },
+    "create_segment": {"core_network_id": CORE, "segment": "legacy"},
+    "delete_segment": {"core_network_id": CORE, "segment": "legacy"},
+    "regional_failover": {
+        "from_region": "us-east-1",
+        "to_region": "us-west-2",
+        "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
+        "record_name": "api.example.com",
+    },
 }
 EXPECTED_RESOURCES = {
     "isolate_instance": ["i-0123456789abcdef0"],
@@ -47,6 +83,13 @@ EXPECTED_RESOURCES = {
     "unblock_ip": ["198.51.100.7/32"],
     "allow_egress": ["sg-0123456789abcdef0", "203.0.113.0/24"],
     "scale_asg": ["web"],
+    "allow_egress_domain": ["prod-api", "salesforce.com"],
+    "grant_vendor_access": [SG, "198.51.100.0/24"],
+    "revoke_vendor_access": [SG, "198.51.100.0/24"],
+    "update_route": ["rtb-0123456789abcdef0", "eni-0123456789abcdef0"],
+    "create_segment": [CORE, "legacy"],
+    "delete_segment": [CORE, "legacy"],
+    "regional_failover": ["Z0123456789ABCDEFGHIJ", "api.example.com"],
 }
 
 

@@ -7,13 +7,18 @@ from types import MappingProxyType
 from typing import Any
 
 from tools.base import JsonDict, ToolSpec
+from tools.cloudwan import create_segment, delete_segment
 from tools.egress import allow_egress
+from tools.failover import regional_failover
+from tools.firewall_domains import allow_egress_domain
 from tools.instance_lifecycle import snapshot_instance, stop_instance, terminate_instance
 from tools.isolation import isolate_instance
 from tools.nacl_blocking import block_ip, unblock_ip
+from tools.routes import update_route
 from tools.scaling_actions import scale_asg
 from tools.service_restart import restart_service
 from tools.tagging import tag_resource
+from tools.vendor_access import grant_vendor_access, revoke_vendor_access
 
 
 def _build(specs: Iterable[ToolSpec[Any]]) -> Mapping[str, ToolSpec[Any]]:
@@ -37,6 +42,13 @@ REGISTRY: Mapping[str, ToolSpec[Any]] = _build(
         unblock_ip,
         allow_egress,
         scale_asg,
+        update_route,
+        create_segment,
+        delete_segment,
+        allow_egress_domain,
+        grant_vendor_access,
+        revoke_vendor_access,
+        regional_failover,
     )
 )
 

@@ -33,15 +33,18 @@ def hcl_string(value: object) -> str:
     return '"' + text.replace("${", "$${").replace("%{", "%%{") + '"'
 
 
-def _comment(text: object) -> str:
+def comment_line(text: object) -> str:
+    """One HCL comment line; any newline in ``text`` is folded into a space, so it cannot end the comment."""
     return "# " + " ".join(str(text).split())
 
 
-def _import(address: str, resource_id: object) -> str:
+def import_block(address: str, resource_id: object) -> str:
+    """An ``import`` block adopting ``resource_id`` into ``address``."""
     return f"import {{\n  to = {address}\n  id = {hcl_string(resource_id)}\n}}"
 
 
-def _block(kind: str, name: str, body: Iterable[str]) -> str:
+def resource_block(kind: str, name: str, body: Iterable[str]) -> str:
+    """A ``resource`` block whose body lines are indented by two spaces (blank lines stay blank)."""
     lines = "".join(f"  {line}\n" if line else "\n" for line in body)
     return f'resource "{kind}" "{name}" {{\n{lines}}}'
 
@@ -58,8 +61,8 @@ def _scale_asg(action_id: str, params: JsonDict, record: JsonDict) -> str | None
         return None
     return "\n".join(
         [
-            _comment(f"opsbot {action_id}: scale_asg set the desired capacity of {name} to {capacity}"),
-            _comment(f'in resource "aws_autoscaling_group" "{resource_name(name)}" (name = "{name}"):'),
+            comment_line(f"opsbot {action_id}: scale_asg set the desired capacity of {name} to {capacity}"),
+            comment_line(f'in resource "aws_autoscaling_group" "{resource_name(name)}" (name = "{name}"):'),
             f"desired_capacity = {int(capacity)}",
         ]
     )
@@ -71,9 +74,9 @@ def _nacl_rule(cidr: str, entry: JsonDict) -> str:
     egress = "true" if entry.get("egress") else "false"
     import_id = f"{entry.get('nacl_id')}:{int(entry.get('rule_number', 0))}:-1:{egress}"
     return (
-        _import(f"aws_network_acl_rule.{name}", import_id)
+        import_block(f"aws_network_acl_rule.{name}", import_id)
         + "\n"
-        + _block(
+        + resource_block(
             "aws_network_acl_rule",
             name,
             [
@@ -92,7 +95,7 @@ def _waf_patch(cidr: str, waf: JsonDict) -> str:
     name = str(waf.get("name", ""))
     return "\n".join(
         [
-            _comment(
+            comment_line(
                 f'in resource "aws_wafv2_ip_set" "{resource_name(name)}" '
                 f'(name = "{name}", id {waf.get("id")}, scope {waf.get("scope")}), add to addresses:'
             ),
@@ -110,7 +113,7 @@ def _block_ip(action_id: str, params: JsonDict, record: JsonDict) -> str | None:
         parts.append(_waf_patch(cidr, waf))
     if not cidr or not parts:
         return None
-    head = _comment(f"opsbot {action_id}: block_ip denied {cidr} in {len(entries)} network ACL entries")
+    head = comment_line(f"opsbot {action_id}: block_ip denied {cidr} in {len(entries)} network ACL entries")
     return "\n".join([head, *parts])
 
 
@@ -122,16 +125,18 @@ def _isolate_instance(action_id: str, params: JsonDict, record: JsonDict) -> str
     instance_id = record.get("instance_id") or params.get("instance_id")
     interfaces: list[JsonDict] = record.get("interfaces") or []
     group_name = str(record.get("quarantine_group_name") or "opsbot-quarantine")
-    parts = [_comment(f"opsbot {action_id}: isolate_instance gave {instance_id} only the quarantine group")]
+    parts = [
+        comment_line(f"opsbot {action_id}: isolate_instance gave {instance_id} only the quarantine group")
+    ]
     isolated = [eni for eni in interfaces if eni.get("quarantine_group_id")]
     groups = {str(eni["quarantine_group_id"]): str(eni.get("vpc_id") or "") for eni in isolated}
     if not groups:
         return None
     for group_id, vpc_id in sorted(groups.items()):
         address = _quarantine_address(vpc_id, group_id)
-        parts.append(_import(address, group_id))
+        parts.append(import_block(address, group_id))
         parts.append(
-            _block(
+            resource_block(
                 "aws_security_group",
                 address.split(".", 1)[1],
                 [
@@ -145,7 +150,7 @@ def _isolate_instance(action_id: str, params: JsonDict, record: JsonDict) -> str
     for eni in isolated:
         group = _quarantine_address(str(eni.get("vpc_id") or ""), str(eni["quarantine_group_id"]))
         parts.append(
-            _block(
+            resource_block(
                 "aws_network_interface_sg_attachment",
                 resource_name("quarantine", eni.get("eni_id")),
                 [
@@ -156,7 +161,7 @@ def _isolate_instance(action_id: str, params: JsonDict, record: JsonDict) -> str
         )
         old = ", ".join(eni.get("original_groups") or []) or "none"
         parts.append(
-            _comment(
+            comment_line(
                 f"and remove {old} from {eni.get('eni_id')}: drop them from the vpc_security_group_ids "
                 f"of the aws_instance for {instance_id} (or set it to [{group}.id])"
             )
@@ -170,8 +175,8 @@ def _allow_egress(action_id: str, params: JsonDict, record: JsonDict) -> str | N
     group_id, cidr, port = record.get("group_id"), record.get("cidr"), record.get("port")
     return "\n".join(
         [
-            _comment(f"opsbot {action_id}: allow_egress opened TCP {port} from {group_id} to {cidr}"),
-            _block(
+            comment_line(f"opsbot {action_id}: allow_egress opened TCP {port} from {group_id} to {cidr}"),
+            resource_block(
                 "aws_vpc_security_group_egress_rule",
                 resource_name(group_id, "to", cidr, "tcp", port),
                 [
@@ -193,8 +198,10 @@ def _tag_resource(action_id: str, params: JsonDict, record: JsonDict) -> str | N
     resource_id, key, value = record.get("resource_id"), record.get("key"), record.get("value")
     return "\n".join(
         [
-            _comment(f"opsbot {action_id}: tag_resource set {key} on {resource_id}"),
-            _comment(f"in the resource for {resource_id} ({resource_name(resource_id)}), add to its tags:"),
+            comment_line(f"opsbot {action_id}: tag_resource set {key} on {resource_id}"),
+            comment_line(
+                f"in the resource for {resource_id} ({resource_name(resource_id)}), add to its tags:"
+            ),
             f"tags = {{\n  {hcl_string(key)} = {hcl_string(value)}\n}}",
         ]
     )
@@ -206,8 +213,8 @@ def _stop_instance(action_id: str, params: JsonDict, record: JsonDict) -> str | 
     instance_id = record.get("instance_id") or params.get("instance_id")
     return "\n".join(
         [
-            _comment(f"opsbot {action_id}: stop_instance stopped {instance_id}"),
-            _block(
+            comment_line(f"opsbot {action_id}: stop_instance stopped {instance_id}"),
+            resource_block(
                 "aws_ec2_instance_state",
                 resource_name(instance_id),
                 [f"instance_id = {hcl_string(instance_id)}", 'state       = "stopped"'],
@@ -224,11 +231,11 @@ def _terminate_instance(action_id: str, params: JsonDict, record: JsonDict) -> s
     named = f" (Name {called})" if called else ""
     return "\n".join(
         [
-            _comment(f"opsbot {action_id}: terminate_instance terminated {instance_id}{named}"),
-            _comment(
+            comment_line(f"opsbot {action_id}: terminate_instance terminated {instance_id}{named}"),
+            comment_line(
                 f"delete the aws_instance block for {instance_id} from your Terraform, or forget it with:"
             ),
-            _comment("terraform state rm aws_instance.<its name>"),
+            comment_line("terraform state rm aws_instance.<its name>"),
         ]
     )
 
@@ -239,14 +246,16 @@ def _snapshot_instance(action_id: str, params: JsonDict, record: JsonDict) -> st
         return None
     instance_id = record.get("instance_id") or params.get("instance_id")
     parts = [
-        _comment(f"opsbot {action_id}: snapshot_instance took {len(snapshots)} snapshot(s) of {instance_id}"),
-        _comment("snapshots are forensic copies, usually kept out of IaC; to track them anyway:"),
+        comment_line(
+            f"opsbot {action_id}: snapshot_instance took {len(snapshots)} snapshot(s) of {instance_id}"
+        ),
+        comment_line("snapshots are forensic copies, usually kept out of IaC; to track them anyway:"),
     ]
     for snap in snapshots:
         name = resource_name(snap.get("snapshot_id"))
-        parts.append(_import(f"aws_ebs_snapshot.{name}", snap.get("snapshot_id")))
+        parts.append(import_block(f"aws_ebs_snapshot.{name}", snap.get("snapshot_id")))
         parts.append(
-            _block(
+            resource_block(
                 "aws_ebs_snapshot",
                 name,
                 [
@@ -265,17 +274,19 @@ def _unblock_ip(action_id: str, params: JsonDict, record: JsonDict) -> str | Non
         return None
     cidr = record.get("cidr") or params.get("cidr")
     lines = [
-        _comment(f"opsbot {action_id}: unblock_ip removed the blocks of {cidr}; remove from your Terraform:")
+        comment_line(
+            f"opsbot {action_id}: unblock_ip removed the blocks of {cidr}; remove from your Terraform:"
+        )
     ]
     lines += [
-        _comment(
+        comment_line(
             f"the aws_network_acl_rule in {entry.get('nacl_id')} rule {entry.get('rule_number')} "
             f"({'egress' if entry.get('egress') else 'ingress'})"
         )
         for entry in removed
     ]
     if waf and waf.get("changed"):
-        lines.append(_comment(f"{cidr} from the addresses of aws_wafv2_ip_set {waf.get('name')}"))
+        lines.append(comment_line(f"{cidr} from the addresses of aws_wafv2_ip_set {waf.get('name')}"))
     return "\n".join(lines)
 
 
@@ -283,8 +294,8 @@ def _rollback(action_id: str, params: JsonDict, record: JsonDict) -> str | None:
     undone, of_action = params.get("action_id"), params.get("of_action")
     return "\n".join(
         [
-            _comment(f"opsbot {action_id}: rolled back {undone} ({of_action})"),
-            _comment(f"remove the Terraform opsbot gave for {undone}, if you added it"),
+            comment_line(f"opsbot {action_id}: rolled back {undone} ({of_action})"),
+            comment_line(f"remove the Terraform opsbot gave for {undone}, if you added it"),
         ]
     )
 
@@ -303,6 +314,13 @@ SNIPPETS: dict[str, SnippetFn] = {
 }  # restart_service changes no infrastructure, so it has none
 
 
+def snippet_builder(action: str) -> SnippetFn | None:
+    """The snippet function of an action: one above, or a network action's from tools.terraform_network."""
+    from tools.terraform_network import NETWORK_SNIPPETS  # terraform_network imports this module
+
+    return SNIPPETS.get(action) or NETWORK_SNIPPETS.get(action)
+
+
 def terraform_snippet(execution: JsonDict) -> str | None:
     """The HCL that makes an executed (``status == "ok"``) write action permanent; None when there is none."""
     if execution.get("status") != "ok":
@@ -310,7 +328,7 @@ def terraform_snippet(execution: JsonDict) -> str | None:
     record = execution.get("record") or {}
     if not isinstance(record, dict) or record.get("dry_run"):
         return None
-    build = SNIPPETS.get(str(execution.get("action")))
+    build = snippet_builder(str(execution.get("action")))
     if build is None:
         return None
     return build(str(execution.get("action_id", "")), dict(execution.get("params") or {}), record)

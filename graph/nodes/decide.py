@@ -19,6 +19,7 @@ def decide(state: GraphState, runtime: Runtime[GraphContext]) -> JsonDict:
             "status": "pending",
             "groups": decision.approvers,
             "count": max(decision.count, 1),
+            "each_group": decision.each_group,
             "allow_requester": decision.allow_requester,
             "requester": state["intent"].get("requester", ""),
             "expires_at": ctx.clock() + ttl,

@@ -8,6 +8,7 @@ from graph.context import GraphContext
 from graph.executor import execute_step, roll_back
 from graph.models import PlanStep
 from graph.state import GraphState, JsonDict
+from runtime.vendor_expiry import schedule_expiries
 
 
 def execute(state: GraphState, runtime: Runtime[GraphContext]) -> JsonDict:
@@ -18,6 +19,7 @@ def execute(state: GraphState, runtime: Runtime[GraphContext]) -> JsonDict:
         results.append(result)
         if result["status"] not in ("ok", "dry_run"):
             break
+    schedule_expiries(ctx, str(state["thread_id"]), results)  # time-boxed grants end on time
     failed = [r for r in results if r["status"] in ("failed", "refused")]
     if not failed:
         return {"executions": results}

@@ -20,7 +20,7 @@ from graph.models import Intent
 from graph.parsing import EventFormatError, intent_from_event, parse_request
 from graph.state import GraphState, JsonDict
 
-RULES_ONLY = frozenset({"status", "help", "pause", "resume", "rollback"})
+RULES_ONLY = frozenset({"status", "help", "pause", "resume", "rollback", "troubleshoot_connectivity"})
 LLM_OFF = "LLM off: rules only"
 
 

@@ -9,15 +9,22 @@ from graph.parsing.distinct import distinct
 
 ACTION_ID_RE = re.compile(r"^act-[0-9a-z]{4,32}$")
 EC2_RESOURCE_ID_RE = re.compile(
-    r"^(?:i|sg|vpc|subnet|vol|snap|ami|eni|igw|nat|rtb|acl|eipalloc)-[0-9a-f]{8}(?:[0-9a-f]{9})?$"
+    r"^(?:i|sg|vpc|subnet|vol|snap|ami|eni|igw|nat|rtb|acl|eipalloc|tgw|vpce|pcx)-[0-9a-f]{8}(?:[0-9a-f]{9})?$"
 )
+CORE_NETWORK_ID_RE = re.compile(r"^core-network-[0-9a-f]{8,17}$")
 
 INSTANCE_TOKEN_RE = re.compile(r"(?<![\w-])i-[0-9a-z]+(?![\w-])", re.IGNORECASE)
 _SG_TOKEN_RE = re.compile(r"(?<![\w-])sg-[0-9a-z]+(?![\w-])", re.IGNORECASE)
 _VPC_TOKEN_RE = re.compile(r"(?<![\w-])vpc-[0-9a-z]+(?![\w-])", re.IGNORECASE)
 ACTION_TOKEN_RE = re.compile(r"(?<![\w-])act-[0-9a-z_]+(?![\w-])", re.IGNORECASE)
 _OTHER_ID_TOKEN_RE = re.compile(
-    r"(?<![\w-])(?:subnet|vol|snap|ami|eni|igw|nat|rtb|acl|eipalloc)-[0-9a-z]+(?![\w-])", re.IGNORECASE
+    r"(?<![\w-])(?:subnet|vol|snap|ami|eni|igw|nat|rtb|acl|eipalloc|tgw|vpce|pcx|core-network)-[0-9a-z]+(?![\w-])",
+    re.IGNORECASE,
+)
+# The ends of a connection, in the order the text names them: instances, network interfaces, addresses.
+ENDPOINT_TOKEN_RE = re.compile(
+    r"(?<![\w-])(?:i|eni)-[0-9a-z]+(?![\w-])|(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,3})?(?![\w/]|\.\d)",
+    re.IGNORECASE,
 )
 _ARN_TOKEN_RE = re.compile(r"(?<![\w-])arn:aws[\w-]*:[^\s,]+")
 _IPV4_TOKEN_RE = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,3})?(?![\w/]|\.\d)")
@@ -42,7 +49,9 @@ ANY_ID_RE = re.compile(
 def normalise_id(token: str) -> str:
     """AWS and opsbot ids are lowercase: ``I-0ABC...`` is read as ``i-0abc...``; a bad id stays raw."""
     lowered = token.lower()
-    valid = EC2_RESOURCE_ID_RE.match(lowered) or ACTION_ID_RE.match(lowered)
+    valid = (
+        EC2_RESOURCE_ID_RE.match(lowered) or ACTION_ID_RE.match(lowered) or CORE_NETWORK_ID_RE.match(lowered)
+    )
     return lowered if valid else token
 
 

@@ -28,11 +28,25 @@ _REGION_LIKE_RE = re.compile(
 _AZ_RE = re.compile(r"^([a-z]{2}(?:-gov)?-[a-z]+-\d)[a-z]$")
 
 
-def extract_region(text: str, default_region: str) -> tuple[str, list[str], str]:
-    """(region, errors, text without the region words)."""
+# "from us-east-1 ... to us-west-2": a move between regions names no single region for the request.
+_DIRECTIONAL_RE = re.compile(r"\b(?:from|to|into|towards|evacuate|out\s+of)\s+$", re.IGNORECASE)
+
+
+def extract_region(
+    text: str, default_region: str, keep_directional: bool = False
+) -> tuple[str, list[str], str]:
+    """(region, errors, text without the region words).
+
+    ``keep_directional``: regions after "from"/"to" are left in the text and not taken as the request's
+    region (a failover names two).
+    """
     valid: list[str] = []
     errors: list[str] = []
+    kept: set[tuple[int, int]] = set()
     for match in _REGION_LIKE_RE.finditer(text):
+        if keep_directional and _DIRECTIONAL_RE.search(text[: match.start()]):
+            kept.add(match.span())
+            continue
         token = match.group(1).lower()
         zone = _AZ_RE.match(token)
         if zone:
@@ -44,7 +58,7 @@ def extract_region(text: str, default_region: str) -> tuple[str, list[str], str]
     valid = distinct(valid)
     if len(valid) > 1:
         errors.append(f"the request names more than one region ({', '.join(valid)}); name just one")
-    remaining = _REGION_LIKE_RE.sub(" ", text)
+    remaining = _REGION_LIKE_RE.sub(lambda m: m.group(0) if m.span() in kept else " ", text)
     return (valid[0] if valid else default_region), errors, re.sub(r"\s+", " ", remaining).strip()
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from graph.models import Intent
 from graph.parsing.chat_text import clean_chat_text
 from graph.parsing.distinct import distinct
+from graph.parsing.network_builders import FAILOVER_VERB_RE
 from graph.parsing.request_entities import ACTION_ID_RE, ANY_ID_RE, Entities, normalise_id
 from graph.parsing.request_params import extract_region, normalise_cidr, read_capacity
 from graph.parsing.verb_targets import START_FILLER_RE, Built
@@ -31,9 +32,18 @@ WRITE_ACTIONS = frozenset(
         "stop_instance",
         "terminate_instance",
         "allow_egress",
+        "allow_egress_domain",
+        "grant_vendor_access",
+        "revoke_vendor_access",
+        "update_route",
+        "create_segment",
+        "delete_segment",
+        "regional_failover",
     }
 )
-REGIONAL_ACTIONS = WRITE_ACTIONS
+# Cloud WAN is homed in us-west-2 and Route 53 is global: their region is set only when the request names one.
+GLOBAL_ACTIONS = frozenset({"create_segment", "delete_segment", "regional_failover"})
+REGIONAL_ACTIONS = (WRITE_ACTIONS - GLOBAL_ACTIONS) | {"troubleshoot_connectivity"}
 
 
 def _named_resources(ents: Entities, built: Built) -> list[str]:
@@ -74,12 +84,13 @@ def _understand(work: str, ents: Entities) -> tuple[str, Built]:
 def parse_request(text: str, requester: str = "", default_region: str = "us-east-1") -> Intent:
     """Rules only, never raises: the recognised action, its params as typed, and what is wrong."""
     cleaned = clean_chat_text(text)
-    region, region_errors, work = extract_region(cleaned, default_region)
+    moving = FAILOVER_VERB_RE.search(cleaned) is not None  # "from us-east-1 to us-west-2" names no one region
+    region, region_errors, work = extract_region(cleaned, default_region, keep_directional=moving)
     ents = Entities.of(work)
     action, built = _understand(work, ents)
     params = dict(built.params)
     errors = list(built.errors)
-    if action in REGIONAL_ACTIONS:
+    if action in REGIONAL_ACTIONS or (action in GLOBAL_ACTIONS and extract_region(cleaned, "", moving)[0]):
         params["region"] = region
     if action != "unknown":
         errors.extend(region_errors)

@@ -5,6 +5,21 @@ from __future__ import annotations
 import re
 
 from graph.parsing.action_builders import build_allow_egress, build_restart, build_scale, build_tag
+from graph.parsing.connectivity_request import TROUBLESHOOT_VERB_RE, build_troubleshoot
+from graph.parsing.network_builders import (
+    ALLOW_DOMAIN_VERB_RE,
+    CREATE_SEGMENT_VERB_RE,
+    DELETE_SEGMENT_VERB_RE,
+    FAILOVER_VERB_RE,
+    GRANT_VERB_RE,
+    REVOKE_VERB_RE,
+    UPDATE_ROUTE_VERB_RE,
+    build_allow_egress_domain,
+    build_regional_failover,
+    build_update_route,
+    segment_builder,
+    vendor_builder,
+)
 from graph.parsing.request_entities import Entities
 from graph.parsing.request_params import NUMBER
 from graph.parsing.target_actions import (
@@ -16,8 +31,17 @@ from graph.parsing.target_actions import (
 )
 from graph.parsing.verb_targets import Builder, VerbMatch, at_clause_start, negated
 
-# In order of precedence where two verbs start at the same place.
+# In order of precedence where two verbs start at the same place. The network verbs come first: each
+# of their builders steps aside (None) when the words are not its request.
 VERBS: list[tuple[str, re.Pattern[str], Builder]] = [
+    ("troubleshoot_connectivity", TROUBLESHOOT_VERB_RE, build_troubleshoot),
+    ("allow_egress_domain", ALLOW_DOMAIN_VERB_RE, build_allow_egress_domain),
+    ("grant_vendor_access", GRANT_VERB_RE, vendor_builder("grant_vendor_access", GRANT_VERB_RE)),
+    ("revoke_vendor_access", REVOKE_VERB_RE, vendor_builder("revoke_vendor_access", REVOKE_VERB_RE)),
+    ("update_route", UPDATE_ROUTE_VERB_RE, build_update_route),
+    ("create_segment", CREATE_SEGMENT_VERB_RE, segment_builder("create_segment", CREATE_SEGMENT_VERB_RE)),
+    ("delete_segment", DELETE_SEGMENT_VERB_RE, segment_builder("delete_segment", DELETE_SEGMENT_VERB_RE)),
+    ("regional_failover", FAILOVER_VERB_RE, build_regional_failover),
     (
         "allow_egress",
         re.compile(r"\b(?:allow|open(?:\s+up)?|permit|add)\s+(?:an?\s+)?(?:egress|outbound)\b", re.I),
