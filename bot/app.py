@@ -1,4 +1,8 @@
-"""The Bolt app: signature checks (Bolt's, with its 5-minute replay window), retry dedup, listeners."""
+"""The Bolt app: signature checks (Bolt's, with its 5-minute replay window), retry dedup, listeners.
+
+Behind `opsbot serve` the listeners' handlers only enqueue (bot/slack_queue.py) and the app runs them
+before answering (``process_before_response``), so a request that could not be queued gets a 5xx and
+Slack retries it; the person is told once that opsbot is failing closed."""
 
 from __future__ import annotations
 
@@ -10,9 +14,10 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 
-from bot.conversation import SlackBridge
 from bot.listeners import actions, commands, mentions, messages, reactions
+from bot.slack_queue import FailClosedNotice, SlackHandlers
 from bot.threads import SlackThreads
+from runtime.metrics import observe
 from runtime.store import StoreUnavailable
 
 log = logging.getLogger("opsbot.slack")
@@ -37,24 +42,44 @@ def drop_retries(threads: SlackThreads) -> Callable[..., BoltResponse | None]:
     return middleware
 
 
-def build_app(bridge: SlackBridge, client: WebClient, signing_secret: str, alert_channels: set[str]) -> App:
+def build_app(
+    handlers: SlackHandlers,
+    threads: SlackThreads,
+    client: WebClient,
+    signing_secret: str,
+    alert_channels: set[str],
+    process_before_response: bool = False,
+    notice: FailClosedNotice | None = None,
+) -> App:
+    """The Bolt app over ``handlers``. With ``process_before_response`` a handler that raises makes the
+    answer a 500; ``notice`` then tells the person when the reason is that Redis is unreachable."""
     app = App(
         client=client,
         signing_secret=signing_secret,
         token_verification_enabled=False,
-        process_before_response=False,
+        process_before_response=process_before_response,
         raise_error_for_unhandled_request=False,
     )
-    app.middleware(drop_retries(bridge.threads))
-    mentions.register(app, bridge)
-    messages.register(app, bridge, alert_channels)
-    actions.register(app, bridge)
-    commands.register(app, bridge)
-    reactions.register(app, bridge)
+    app.middleware(drop_retries(threads))
+    mentions.register(app, handlers)
+    messages.register(app, handlers, alert_channels)
+    actions.register(app, handlers)
+    commands.register(app, handlers)
+    reactions.register(app, handlers)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:
         log.error("Slack request failed: %s (%s)", error, body.get("type", "unknown type"))
+        if not isinstance(error, StoreUnavailable):
+            return
+        event_id = body.get("event_id")
+        if isinstance(event_id, str) and event_id:
+            try:  # it was not queued: Slack's retry must not be dropped as a repeat
+                threads.release_event(event_id)
+            except StoreUnavailable as release_error:
+                log.warning("could not release %s for Slack's retry: %s", event_id, release_error)
+        if notice is not None:
+            notice.tell(body)
 
     return app
 
@@ -68,5 +93,6 @@ def dispatch(
         query=query,
         headers={name.lower(): [value] for name, value in headers.items()},
     )
-    response = app.dispatch(request)
+    with observe("slack_ack"):  # the time to answer Slack: the ack (serve's handlers only enqueue)
+        response = app.dispatch(request)
     return response.status, response.first_headers_without_set_cookie(), response.body.encode("utf-8")

@@ -32,17 +32,20 @@ from bot.usergroups import UsergroupDirectory
 from graph.models import CONTROL_ACTIONS, AlertFacts
 from graph.parsing import EventFormatError, parse_event, parse_request
 from graph.render import summary
-from graph.state import JsonDict
+from graph.state import JsonDict, RunInput
 from knowledge.memory import Vote
 from knowledge.postmortem import PostmortemError, write_postmortem
 from runtime.coordination import paused_state
-from runtime.incidents import IncidentThread, open_incident
+from runtime.incidents import IncidentThread
+from runtime.metrics import record_slack_error
 from runtime.pipeline import Pipeline, RunResult
+from runtime.redelivery import open_incident_once
 from runtime.status import status_report
 from runtime.store import StoreUnavailable
 
 log = logging.getLogger("opsbot.slack")
 REPEAT_UPDATE_SECONDS = 2.0  # the root message's repeat counter is refreshed at most this often
+FAILING_CLOSED = "I can't reach my coordination store, so I am failing closed: nothing ran."
 
 
 def slack_error(error: Exception) -> str:
@@ -50,6 +53,12 @@ def slack_error(error: Exception) -> str:
     if isinstance(error, SlackApiError):
         return str(error.response.get("error"))
     return str(error)
+
+
+def count_slack_error(method: str, error: Exception) -> None:
+    """A failed Web API call into the metrics: Slack's error code, or the kind of network error."""
+    code = slack_error(error) if isinstance(error, SlackApiError) else type(error).__name__
+    record_slack_error(method, code)
 
 
 def control_thread(thread_id: str) -> str:
@@ -71,6 +80,9 @@ class SlackBridge:
     threads: SlackThreads
     usergroups: UsergroupDirectory
     incidents_channel: str | None = None
+    # The run id of the queued work item this bridge handles (runtime/redelivery.py): a redelivered item
+    # continues its first delivery's run and reuses its thread root. None: a fresh run id per run.
+    run_id: str | None = None
 
     # ----- requests -------------------------------------------------------------------------------
 
@@ -160,8 +172,8 @@ class SlackBridge:
         graph_thread = control_thread(thread_id) if control else thread_id
         replaced = None if control else self.pipeline.pending(thread_id)
         was_paused = paused_state(self.pipeline.ctx.store) is not None
-        result = self.pipeline.start(graph_thread, {"text": text, "requester": user})
-        if replaced is not None:
+        result = self._run(graph_thread, {"text": text, "requester": user})
+        if replaced is not None and replaced.get("run_id") != self.run_id:  # not this item's own run
             self._close_approval(thread_id, replaced, "superseded", [], "replaced by a newer request")
         self.publish(thread_id, place, result)
         now_paused = paused_state(self.pipeline.ctx.store)
@@ -174,13 +186,22 @@ class SlackBridge:
             self._post(place.channel, None, f":rotating_light: Automation {word} (by <@{user}>).")
         return result
 
+    def _run(self, thread_id: str, run_input: RunInput) -> RunResult:
+        """A new run; for a queued item, under its run id, so a redelivery continues it instead."""
+        if self.run_id is None:
+            return self.pipeline.start(thread_id, run_input)
+        return self.pipeline.start_or_resume(thread_id, run_input, self.run_id)
+
     def publish(self, thread_id: str, place: SlackPlace, result: RunResult) -> None:
         """Post what a run ended with: an approval request, or a reply. Summaries come via the notifier."""
         if result.pending is not None:
+            run_id = str(result.pending.get("run_id", ""))
+            if self.run_id == run_id and self.threads.approval_message(thread_id, run_id) is not None:
+                return  # a redelivered item whose first delivery already asked
             blocks = approval_blocks(result.pending)
             posted = self._post(place.channel, place.ts, text_fallback(blocks), blocks)
             if posted is not None:
-                self.threads.remember_approval(thread_id, str(result.pending.get("run_id", "")), posted)
+                self.threads.remember_approval(thread_id, run_id, posted)
         elif result.state.get("intent", {}).get("action") == "status":
             blocks = self.status_blocks()
             self._post(place.channel, place.ts, text_fallback(blocks), blocks)
@@ -194,7 +215,7 @@ class SlackBridge:
             return
 
         def start_thread() -> None:
-            root = self._post(channel, None, f"<@{user}> asked: {escape(text)}")
+            root = self._post_root(channel, f"<@{user}> asked: {escape(text)}")
             if root is not None:
                 thread_id = mention_thread_id(root.channel, root.ts)
                 self.threads.bind(thread_id, root)
@@ -241,7 +262,8 @@ class SlackBridge:
             return
         if result.run is None:  # one of several approvals recorded
             if message is not None and pending is not None:
-                self._update(message, decided_blocks(pending, "partial", result.approvers))
+                missing = result.missing_groups
+                self._update(message, decided_blocks(pending, "partial", result.approvers, missing=missing))
             return
         if message is not None and result.run.decided is not None:
             self._update(message, result_blocks(result.run.decided, result.run.state, result.approvers))
@@ -283,7 +305,9 @@ class SlackBridge:
     ) -> IncidentThread:
         """One thread per distinct alert: the first opens it, repeats bump its counter, a resolution runs."""
         ctx = self.pipeline.ctx
-        incident = open_incident(ctx.store, alert.fingerprint, alert.resolved, alert.title, ctx.clock())
+        incident = open_incident_once(
+            ctx.store, self.run_id, alert.fingerprint, alert.resolved, alert.title, ctx.clock()
+        )
         self.follow_incident(incident, alert, event, requester, origin)
         return incident
 
@@ -306,7 +330,7 @@ class SlackBridge:
             if place is not None:
                 self._update(place, incident_root_blocks(alert_json, incident.thread_id, incident.repeats))
         if incident.run:
-            result = self.pipeline.start(incident.thread_id, {"event": event, "requester": requester})
+            result = self._run(incident.thread_id, {"event": event, "requester": requester})
             place = self.threads.place(incident.thread_id)
             if place is not None:
                 self.publish(incident.thread_id, place, result)
@@ -314,7 +338,7 @@ class SlackBridge:
     def _open_incident_thread(self, thread_id: str, alert: JsonDict, origin: SlackPlace | None) -> None:
         if self.incidents_channel:
             blocks = incident_root_blocks(alert, thread_id, 0)
-            posted = self._post(self.incidents_channel, None, text_fallback(blocks), blocks)
+            posted = self._post_root(self.incidents_channel, text_fallback(blocks), blocks)
             if posted is not None:
                 self.threads.bind(thread_id, posted)
         elif origin is not None:  # no incidents channel: the alert post itself roots the thread
@@ -345,6 +369,15 @@ class SlackBridge:
         blocks = [{"type": "markdown", "text": truncate(markdown, MARKDOWN_BLOCK_TEXT_MAX)}]
         self._post(place.channel, place.ts, truncate(markdown, 3000), blocks)
 
+    def _post_root(self, channel: str, text: str, blocks: list[JsonDict] | None = None) -> SlackPlace | None:
+        """A new thread's root message; a redelivered queued item gets the one it posted before."""
+        if self.run_id is not None and (posted := self.threads.work_root(self.run_id)) is not None:
+            return posted
+        posted = self._post(channel, None, text, blocks)
+        if posted is not None and self.run_id is not None:
+            self.threads.remember_work_root(self.run_id, posted)
+        return posted
+
     def _post(
         self, channel: str, thread_ts: str | None, text: str, blocks: list[JsonDict] | None = None
     ) -> SlackPlace | None:
@@ -356,6 +389,7 @@ class SlackBridge:
         try:
             response = self.client.chat_postMessage(**kwargs)
         except (SlackApiError, OSError) as error:
+            count_slack_error("chat.postMessage", error)
             log.warning("could not post to %s: %s", channel, slack_error(error))
             return None
         posted = SlackPlace(str(response.get("channel") or channel), str(response["ts"]))
@@ -371,6 +405,7 @@ class SlackBridge:
                 channel=message.channel, ts=message.ts, blocks=blocks, text=text_fallback(blocks)
             )
         except (SlackApiError, OSError) as error:
+            count_slack_error("chat.update", error)
             log.warning("could not update %s/%s: %s", message.channel, message.ts, slack_error(error))
 
     def _ephemeral(self, channel: str, user: str, text: str, blocks: list[JsonDict] | None = None) -> None:
@@ -380,6 +415,7 @@ class SlackBridge:
             else:
                 self.client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
         except (SlackApiError, OSError) as error:
+            count_slack_error("chat.postEphemeral", error)
             log.warning("could not tell %s: %s", user, slack_error(error))
 
     def _react(self, channel: str, ts: str, name: str) -> None:
@@ -395,7 +431,7 @@ class SlackBridge:
         except StoreUnavailable as error:
             log.error("coordination store unavailable: %s", error)
             if place is not None:
-                self.say(place, "I can't reach my coordination store, so I am failing closed: nothing ran.")
+                self.say(place, FAILING_CLOSED)
         except Exception:
             ref = uuid.uuid4().hex[:8]
             log.exception("Slack handler failed (ref %s)", ref)

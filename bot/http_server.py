@@ -1,10 +1,12 @@
-"""`opsbot serve`: Slack (POST /slack/events), alert posts (POST /events) and /healthz.
+"""`opsbot serve`: Slack (POST /slack/events), alert posts (POST /events), /healthz and /metrics.
 
-POST /events takes an AWS event (an EventBridge API destination or any JSON poster) with the
-shared secret in the ``X-Opsbot-Token`` header, or an SNS HTTPS delivery (``x-amz-sns-message-type``
-header), which is authenticated by its signature instead (bot/sns_intake.py). An alert is acked at
-once (202) and the graph runs in the background; repeats of the same alert fold into the first one's
-incident thread. With Slack configured, that thread is a Slack thread in the incidents channel.
+`serve` only checks, acks and enqueues: every request becomes an item on the Redis work queue, and
+`opsbot worker` processes run them (bot/work_handlers.py). POST /events takes an AWS event (an
+EventBridge API destination or any JSON poster) with the shared secret in the ``X-Opsbot-Token``
+header, or an SNS HTTPS delivery (``x-amz-sns-message-type`` header), which is authenticated by its
+signature instead (bot/sns_intake.py). A readable alert is answered 202 once it is queued, and 503
+with ``Retry-After`` when Redis cannot take it, so the sender retries and nothing accepted is lost.
+Repeats of the same alert fold into the first one's incident thread (named in the 202 answer).
 """
 
 from __future__ import annotations
@@ -13,25 +15,26 @@ import functools
 import hmac
 import json
 import logging
-import threading
-from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from slack_bolt import App
+
 from bot.app import dispatch
 from bot.sns import MESSAGE_TYPE_HEADER, SnsVerifier
 from bot.sns_intake import MAX_SNS_BODY, Reply, handle_sns_delivery
-from bot.wiring import SlackBot
-from graph.models import AlertFacts
+from bot.work_handlers import ALERT_WORK, alert_payload
 from graph.parsing import EventFormatError, parse_event
-from runtime.incidents import IncidentThread, open_incident
-from runtime.pipeline import Pipeline
-from runtime.store import StoreUnavailable
+from runtime.incidents import thread_for
+from runtime.metrics import render_latest
+from runtime.store import StoreError
+from runtime.work_queue import WorkQueue
 
 MAX_BODY = 256 * 1024
 MAX_SLACK_BODY = 1024 * 1024
 TOKEN_HEADER = "X-Opsbot-Token"  # noqa: S105 - a header name, not a secret
+RETRY_AFTER_SECONDS = 5
 log = logging.getLogger("opsbot.http")
 
 
@@ -46,65 +49,31 @@ class EventsServer(ThreadingHTTPServer):
     def __init__(
         self,
         address: tuple[str, int],
-        pipeline: Pipeline,
+        queue: WorkQueue,
         token: str | None,
         sns: SnsVerifier | None = None,
-        slack: SlackBot | None = None,
+        slack_app: App | None = None,
     ) -> None:
         super().__init__(address, EventsHandler)
-        self.pipeline = pipeline
+        self.queue = queue
         self.token = token
         self.sns = sns if sns is not None else SnsVerifier()
-        self.slack = slack
-        self.runs: list[threading.Thread] = []
+        self.slack_app = slack_app
 
     def admit(self, event: dict[str, Any], requester: str = "aws:events") -> Reply:
-        """Open (or count a repeat of) the alert's incident and start its run; the reply to send."""
+        """Queue a readable alert for a worker; the reply to send (202, 400, or 503 when Redis is down)."""
         try:
             alert = parse_event(event)
         except EventFormatError as error:
             return HTTPStatus.BAD_REQUEST, {"error": str(error)}
-        ctx = self.pipeline.ctx
         try:
-            incident = open_incident(ctx.store, alert.fingerprint, alert.resolved, alert.title, ctx.clock())
-        except StoreUnavailable as error:  # fail closed: the sender retries
-            return HTTPStatus.SERVICE_UNAVAILABLE, {"error": str(error)}
-        if self.slack is not None:
-            self.in_background(incident.thread_id, self._follow_in_slack(incident, alert, event, requester))
-        elif incident.run:
-            self.run_in_background(incident.thread_id, event, requester)
-        return (
-            HTTPStatus.ACCEPTED,
-            {"thread_id": incident.thread_id, "new": incident.is_new, "repeats": incident.repeats},
-        )
-
-    def _follow_in_slack(
-        self, incident: IncidentThread, alert: AlertFacts, event: dict[str, Any], requester: str
-    ) -> Callable[[], None]:
-        bridge = self.slack.bridge if self.slack is not None else None
-
-        def follow() -> None:
-            if bridge is not None:
-                bridge.follow_incident(incident, alert, event, requester)
-
-        return follow
-
-    def run_in_background(self, thread_id: str, event: dict[str, Any], requester: str = "aws:events") -> None:
-        def run() -> None:
-            self.pipeline.start(thread_id, {"event": event, "requester": requester})
-
-        self.in_background(thread_id, run)
-
-    def in_background(self, thread_id: str, work: Callable[[], None]) -> None:
-        def run() -> None:
-            try:
-                work()
-            except Exception:  # a background run must report, never kill the server
-                log.exception("incident %s failed", thread_id)
-
-        worker = threading.Thread(target=run, name=f"incident-{thread_id}", daemon=True)
-        self.runs.append(worker)
-        worker.start()
+            entry_id = self.queue.enqueue(ALERT_WORK, alert_payload(event, requester))
+        except StoreError as error:  # fail closed: the sender retries, nothing accepted is lost
+            log.error("alert not queued: %s", error)
+            return HTTPStatus.SERVICE_UNAVAILABLE, {
+                "error": "opsbot's work queue is unavailable; retry later"
+            }
+        return HTTPStatus.ACCEPTED, {"queued": entry_id, "thread_id": thread_for(alert.fingerprint)}
 
 
 class EventsHandler(BaseHTTPRequestHandler):
@@ -117,6 +86,8 @@ class EventsHandler(BaseHTTPRequestHandler):
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        if status == HTTPStatus.SERVICE_UNAVAILABLE:
+            self.send_header("Retry-After", str(RETRY_AFTER_SECONDS))
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -124,6 +95,13 @@ class EventsHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/healthz":
             self.reply(HTTPStatus.OK, {"ok": True})
+        elif self.path == "/metrics":
+            body, content_type = render_latest()
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
         else:
             self.reply(HTTPStatus.NOT_FOUND, {"error": "not found"})
 
@@ -151,12 +129,12 @@ class EventsHandler(BaseHTTPRequestHandler):
 
     def slack_request(self, query: str) -> None:
         """Hand the request to Bolt, which checks the signature (401) and acks before the slow work."""
-        if self.server.slack is None:
+        if self.server.slack_app is None:
             self.reply(HTTPStatus.NOT_FOUND, {"error": "Slack is not configured (set SLACK_BOT_TOKEN)"})
             return
         if (body := self.read_body(MAX_SLACK_BODY)) is None:
             return
-        status, headers, data = dispatch(self.server.slack.app, body, dict(self.headers.items()), query)
+        status, headers, data = dispatch(self.server.slack_app, body, dict(self.headers.items()), query)
         self.send_response(status)
         for name, value in headers.items():
             if name.lower() != "content-length":
@@ -188,38 +166,18 @@ class EventsHandler(BaseHTTPRequestHandler):
         self.reply(*self.server.admit(event))
 
 
-def sweep_expired_approvals(
-    expire_due: Callable[[], int], stop: threading.Event, every_seconds: float
-) -> None:
-    """Mark approvals whose time is up as expired, so they can never execute later."""
-    while not stop.wait(every_seconds):
-        try:
-            if closed := expire_due():
-                log.info("%d approval(s) expired", closed)
-        except StoreUnavailable as error:
-            log.warning("approval sweep skipped: %s", error)
-
-
 def serve(
-    pipeline: Pipeline,
+    queue: WorkQueue,
     host: str,
     port: int,
     token: str | None,
-    sweep_seconds: float = 30,
     sns: SnsVerifier | None = None,
-    slack: SlackBot | None = None,
+    slack_app: App | None = None,
 ) -> None:
-    server = EventsServer((host, port), pipeline, token, sns, slack)
-    stop = threading.Event()
-    expire_due = slack.bridge.expire_due if slack else lambda: len(pipeline.expire_due())
-    sweeper = threading.Thread(
-        target=sweep_expired_approvals, args=(expire_due, stop, sweep_seconds), daemon=True
-    )
-    sweeper.start()
-    routes = "/healthz, POST /events" + (", POST /slack/events" if slack else "")
+    server = EventsServer((host, port), queue, token, sns, slack_app)
+    routes = "/healthz, /metrics, POST /events" + (", POST /slack/events" if slack_app else "")
     log.info("opsbot listening on http://%s:%d (%s)", host, server.server_port, routes)
     try:
         server.serve_forever()
     finally:
-        stop.set()
         server.server_close()

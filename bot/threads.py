@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from runtime.redelivery import RECORD_SECONDS, work_record_key
 from runtime.store import CoordinationStore
 
 BINDING_SECONDS = 90 * 24 * 3600
@@ -68,3 +69,19 @@ class SlackThreads:
     def claim_event(self, event_id: str) -> bool:
         """True the first time an Events API ``event_id`` is seen: Slack retries are dropped."""
         return self.store.claim(f"slack-event:{event_id}", "seen", 3600)
+
+    def release_event(self, event_id: str) -> None:
+        """Forget an event that could not be queued, so Slack's retry of it is handled."""
+        self.store.release(f"slack-event:{event_id}", "seen")
+
+    def work_root(self, run_id: str) -> SlackPlace | None:
+        """The thread root a queued work item posted on an earlier delivery (see runtime/redelivery.py)."""
+        raw = self.store.get(work_record_key(run_id, "slack-root"))
+        if not raw:
+            return None
+        data = json.loads(raw)
+        return SlackPlace(str(data["channel"]), str(data["ts"]))
+
+    def remember_work_root(self, run_id: str, place: SlackPlace) -> None:
+        where = json.dumps({"channel": place.channel, "ts": place.ts})
+        self.store.put(work_record_key(run_id, "slack-root"), where, RECORD_SECONDS)

@@ -1,30 +1,41 @@
-"""opsbot command line: plan, ask, demo, audit verify."""
+"""opsbot command line: plan, ask, demo, serve, worker, audit verify."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
 import json
-import logging
 import sys
+import threading
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cli.audit_cmd import verify_audit
 from cli.evaluation import add_eval_command
 from cli.postmortem_cmd import add_postmortem_command
+from cli.review_cmd import add_review_command
+from cli.worker_cmd import (
+    add_worker_command,
+    build_workers,
+    default_consumer,
+    require_redis,
+    start_worker_threads,
+)
 from graph.llm import LlmSettings, describe
 from graph.render import summary
 from knowledge.cli import add_knowledge_commands
 from policies.engine import PolicyError
-from runtime.audit_log import AuditLogError, verify
+from runtime.audit_log import AuditLogError
 from runtime.config import Settings
+from runtime.json_logs import configure_logging
 from runtime.pipeline import Pipeline, RunResult
 from runtime.services import open_pipeline
-from runtime.store import StoreUnavailable
+from runtime.store import CoordinationStore, StoreUnavailable, open_store
+from runtime.work_queue import WorkQueue
 
 if TYPE_CHECKING:
-    from bot.wiring import SlackBot
+    from slack_bolt import App
 
 
 class TerminalNotifier:
@@ -135,15 +146,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    path = Path(args.path) if args.path else settings.audit_log_path
-    if not path.exists():
-        return fail(f"no audit log at {path}")
-    report = verify(path)
-    if report.ok:
-        print(f"audit log OK: {report.entries} entries, hash chain intact ({path})")
-        return 0
-    print(f"audit log TAMPERED at entry {report.first_bad_seq}: {report.reason} ({path})")
-    return 1
+    return verify_audit(Path(args.path) if args.path else settings.audit_log_path, settings)
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -154,38 +157,48 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Ack and enqueue only; `opsbot worker` processes (or ``--worker-threads`` in this process)."""
     from bot.http_server import serve
     from bot.sns import SnsVerifier, parse_topic_allow_list
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    announce_llm()
+    redis_url = require_redis(settings, "serve")
+    configure_logging(settings.log_format)
     token = settings.events_token.get_secret_value() if settings.events_token else None
     if token is None:
         print(
             "opsbot: OPSBOT_EVENTS_TOKEN is not set: EventBridge posts to /events will answer 503",
             file=sys.stderr,
         )
-    pipeline = open_pipeline(settings)
-    slack = start_slack(settings, pipeline)
+    queue = WorkQueue(redis_url)
+    slack_app = start_slack(settings, queue, open_store(redis_url, settings.store_path))
+    stop = threading.Event()
+    if args.worker_threads > 0:
+        announce_llm()
+        prefix = default_consumer()
+        names = [f"{prefix}-{n}" for n in range(args.worker_threads)]
+        start_worker_threads(build_workers(settings, queue, names), stop)
     sns = SnsVerifier(parse_topic_allow_list(settings.sns_topic_arns_csv))
-    serve(pipeline, args.host, settings.port if args.port is None else args.port, token, sns=sns, slack=slack)
+    try:
+        serve(queue, args.host, settings.port if args.port is None else args.port, token, sns, slack_app)
+    finally:
+        stop.set()
     return 0
 
 
-def start_slack(settings: Settings, pipeline: Pipeline) -> SlackBot | None:
-    """The Slack bot, when configured: HTTP mode on /slack/events, or Socket Mode with an app token."""
+def start_slack(settings: Settings, queue: WorkQueue, store: CoordinationStore) -> App | None:
+    """The Slack app, when configured: HTTP mode on /slack/events, or Socket Mode with an app token."""
     if not settings.slack_enabled:
         print("opsbot: SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET not set: Slack is off", file=sys.stderr)
         return None
-    from bot.wiring import build_slack_bot
+    from bot.wiring import build_serve_app
 
-    bot = build_slack_bot(settings, pipeline)
+    app = build_serve_app(settings, queue, store)
     if settings.slack_app_token is not None:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        SocketModeHandler(bot.app, settings.slack_app_token.get_secret_value()).connect()  # type: ignore[no-untyped-call]
+        SocketModeHandler(app, settings.slack_app_token.get_secret_value()).connect()  # type: ignore[no-untyped-call]
         print("opsbot: connected to Slack in Socket Mode", file=sys.stderr)
-    return bot
+    return app
 
 
 def parser() -> argparse.ArgumentParser:
@@ -208,8 +221,17 @@ def parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server in a container
     serve.add_argument("--port", type=int, default=None, help="default: $PORT or 3000")
+    serve.add_argument(
+        "--worker-threads",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run N workers in this process, on the same queue (a one-box deployment)",
+    )
     serve.set_defaults(run=cmd_serve)
+    add_worker_command(sub)
     add_postmortem_command(sub)
+    add_review_command(sub)
     add_eval_command(sub)
     add_knowledge_commands(sub)
     audit = sub.add_parser("audit", help="audit log tools")

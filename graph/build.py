@@ -33,6 +33,7 @@ from graph.nodes.retrieve import retrieve
 from graph.nodes.verify import verify
 from graph.routing import after_approve, after_decide, after_parse
 from graph.state import GraphState, JsonDict
+from runtime.metrics import record_audit_verdict, record_decision, record_latency
 
 
 class Node(Protocol):
@@ -54,12 +55,23 @@ PIPELINE: list[tuple[str, Node]] = [
 ]
 
 
+def count_outcome(name: str, update: JsonDict) -> None:
+    """Decisions and audit vetoes of graph runs into the metrics (previews, which call nodes directly,
+    are not counted, and the nodes themselves stay free of side effects)."""
+    if name == "decide" and update.get("decision"):
+        record_decision(str(update["decision"].get("decision", "")))
+    elif name == "audit" and update.get("audit"):
+        record_audit_verdict(str(update["audit"].get("verdict", "")))
+
+
 def audited(name: str, node: Node) -> Node:
     """Run a node and write its update, with timing, to the hash-chained audit log."""
 
     def run(state: GraphState, runtime: Runtime[GraphContext]) -> JsonDict:
         started = time.perf_counter()
         update = node(state, runtime)
+        record_latency(name, time.perf_counter() - started)
+        count_outcome(name, update)
         elapsed = round((time.perf_counter() - started) * 1000, 1)
         if update:
             entry: dict[str, Any] = {**update, "duration_ms": elapsed, "run_id": state.get("run_id", "")}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from typing import Any
 
@@ -27,10 +28,12 @@ from runtime.coordination import (
     step_lock_key,
     undone_key,
 )
+from runtime.metrics import record_execution
 from tools.base import ExecContext, ToolError, ToolSpec
 from tools.registry import REGISTRY
 
 LOCK_SECONDS = 900
+log = logging.getLogger(__name__)
 
 
 class StepRefused(Exception):
@@ -111,6 +114,7 @@ def execute_step(ctx: GraphContext, state: dict[str, Any], index: int, step: Pla
         return {**json.loads(done), "replayed": True}
     owner = f"{scope}:{index}:{time.monotonic_ns()}"
     if not ctx.store.claim(step_lock_key(scope, index), owner, LOCK_SECONDS):
+        record_execution(step.action, "skipped")
         return {
             "index": index,
             "action": step.action,
@@ -140,6 +144,9 @@ def execute_step(ctx: GraphContext, state: dict[str, Any], index: int, step: Pla
     except (ToolError, ValidationError, ClientError, BotoCoreError, KeyError) as error:
         result |= {"status": "failed", "error": plain(error)}
     result["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    record_execution(step.action, result["status"])
+    outcome = f"{result['status']}: {result['error']}" if "error" in result else result["status"]
+    log.info("step %d %s (%s): %s", index, step.action, action_id, outcome)
     ctx.audit.append("action", thread_id, result)
     if result["status"] == "ok":
         ctx.store.put(

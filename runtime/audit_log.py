@@ -11,6 +11,9 @@ Appends are safe across threads and processes: each append opens the file, takes
 A hash chain detects edits, deletions, reordering and forged lines anywhere before the last line. It
 cannot by itself detect that the newest lines were cut off: compare ``VerifyReport.last_hash`` with a
 copy kept elsewhere (a Slack message, an object-locked S3 bucket) for that.
+
+With an ``exporter`` (``runtime.audit_export``), every append is also copied to an object-locked S3
+bucket after the line is written; an export that fails never undoes or blocks the local entry.
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from runtime.redaction import mask_secrets, redact
 
@@ -33,6 +37,13 @@ FIELDS = frozenset({"seq", "ts", "kind", "thread_id", "data", "prev_hash", "hash
 
 _TAIL_CHUNK = 4096
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+log = logging.getLogger(__name__)
+
+
+class EntryExporter(Protocol):
+    """Copies the entries not yet exported to somewhere else; reports failures itself, never raises."""
+
+    def export_pending(self, log_path: Path) -> object: ...
 
 
 class AuditLogError(RuntimeError):
@@ -97,10 +108,18 @@ def _utc_now() -> datetime:
 class AuditLog:
     """Appends hash-chained entries to one JSON-lines file."""
 
-    def __init__(self, path: Path, *, fsync: bool = False, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        fsync: bool = False,
+        clock: Callable[[], datetime] = _utc_now,
+        exporter: EntryExporter | None = None,
+    ) -> None:
         self._path = Path(path)
         self._fsync = fsync
         self._clock = clock
+        self._exporter = exporter
 
     @property
     def path(self) -> Path:
@@ -133,7 +152,17 @@ class AuditLog:
             raise AuditLogError(f"cannot append to the audit log at {self._path}: {error}") from error
         finally:
             os.close(fd)  # also releases the flock
+        self._export()
         return AuditEntry(**record)
+
+    def _export(self) -> None:
+        """Copy new entries out (after the lock is released); the local entry stands whatever happens."""
+        if self._exporter is None:
+            return
+        try:
+            self._exporter.export_pending(self._path)
+        except Exception:
+            log.exception("exporting the audit log at %s failed; the entries stay in the backlog", self._path)
 
     def _last_link(self, fd: int) -> tuple[int, str]:
         """Seq and hash of the last entry, read from the end of the file; (0, genesis) when empty."""
@@ -182,6 +211,25 @@ def _read_last_line(fd: int) -> bytes | None:
         if cut != -1:
             return tail[cut + 1 :]
     return tail
+
+
+def parse_line(line: bytes) -> dict[str, Any] | None:
+    """The entry on one line if it is well-formed, otherwise None."""
+    return _parse(line)
+
+
+def read_lines(path: Path, start: int = 0) -> Iterator[tuple[int, bytes]]:
+    """``(offset after the line, line)`` for each complete line from byte ``start`` on, as of now."""
+    size = _snapshot_size(path)
+    with path.open("rb") as handle:
+        handle.seek(start)
+        position = start
+        while position < size:
+            line = handle.readline(size - position)
+            if not line.endswith(b"\n"):
+                return
+            position += len(line)
+            yield position, line
 
 
 def _parse(line: bytes) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from runtime.metrics import record_alert_deduplicated
 from runtime.store import CoordinationStore
 
 REPEAT_WINDOW_SECONDS = 7 * 24 * 3600
@@ -24,6 +25,12 @@ def thread_for(fingerprint: str) -> str:
     return "inc-" + hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
 
 
+def incident_id_of(thread_id: str) -> str | None:
+    """The incident a graph thread belongs to: threads opened by an alert are named after it (a control
+    thread beside it, ``inc-...~control``, belongs to the same incident); other threads have none."""
+    return thread_id.split("~", 1)[0] if thread_id.startswith("inc-") else None
+
+
 def open_incident(
     store: CoordinationStore,
     fingerprint: str,
@@ -39,6 +46,8 @@ def open_incident(
     thread_id = thread_for(fingerprint)
     claimed = store.claim(incident_key(fingerprint), thread_id)
     repeats = 0 if claimed else store.incr_window(repeats_key(fingerprint), REPEAT_WINDOW_SECONDS)
+    if not (claimed or resolved):
+        record_alert_deduplicated()
     if claimed:
         info = {"thread_id": thread_id, "fingerprint": fingerprint, "title": title, "opened_at": now}
         store.put(info_key(thread_id), json.dumps(info))

@@ -26,8 +26,13 @@ from graph.nodes.parse import parse
 from graph.nodes.plan import plan
 from graph.nodes.retrieve import retrieve
 from graph.state import GraphState, JsonDict, RunInput, fresh_run
+from policies.decision import assign_to_groups, groups_still_needed, one_from_each
 from policies.engine import approver_groups_of
 from runtime.coordination import pending_key, resume_claim_key, run_scope, votes_key
+from runtime.escalation import escalate, mark_emergency
+from runtime.incidents import incident_id_of
+from runtime.json_logs import log_context
+from runtime.metrics import event_source, observe_run, record_approval, record_event
 
 CLAIM_SECONDS = 24 * 3600
 UsergroupExpander = Callable[[str], list[str]]
@@ -52,6 +57,7 @@ class VoteResult:
     message: str
     approvers: list[str] = field(default_factory=list)
     run: RunResult | None = None
+    missing_groups: list[str] = field(default_factory=list)  # each_group: the groups with no approver yet
 
 
 class Pipeline:
@@ -73,25 +79,84 @@ class Pipeline:
         interrupts = state.pop("__interrupt__", None)
         if interrupts:
             request = dict(interrupts[0].value)
-            pending = {**request, "summary": request.get("intent", {}).get("text", "")}
+            pending = mark_emergency({**request, "summary": request.get("intent", {}).get("text", "")})
             self.ctx.store.put(pending_key(thread_id), json.dumps(pending))
+            escalate(self.ctx, thread_id, state, pending)
             return RunResult(thread_id, state, pending)
         self.ctx.store.delete(pending_key(thread_id))
+        escalate(self.ctx, thread_id, state, None)
         return RunResult(thread_id, state)
 
-    def start(self, thread_id: str, run_input: RunInput) -> RunResult:
+    def start(self, thread_id: str, run_input: RunInput, run_id: str | None = None) -> RunResult:
         """A new run on the thread. It starts from a clean state and supersedes any pending approval."""
-        run = fresh_run(thread_id, uuid.uuid4().hex[:12], run_input)
-        with self._serialised(thread_id):
+        run = fresh_run(thread_id, run_id or uuid.uuid4().hex[:12], run_input)
+        source = event_source(run_input)
+        record_event(source)
+        ids = log_context(thread_id=thread_id, run_id=run["run_id"], incident_id=incident_id_of(thread_id))
+        with self._serialised(thread_id), ids, observe_run(source):
             state = self.graph.invoke(run, self._config(thread_id), context=self.ctx)
             return self._finish(thread_id, dict(state))
+
+    def start_or_resume(self, thread_id: str, run_input: RunInput, run_id: str) -> RunResult:
+        """A queued item's run, under the item's deterministic ``run_id`` (runtime/redelivery.py).
+
+        On a redelivery (its worker died), the thread's unfinished run with that id is continued from
+        its checkpoint rather than started again; a step the dead worker had begun is then skipped by
+        the executor's claim, and the thread is told the run was interrupted there.
+        """
+        continued = self.continue_run(thread_id, run_id)
+        if continued is not None:
+            return continued
+        result = self.start(thread_id, run_input, run_id)
+        self._report_interrupted(result)
+        return result
+
+    def continue_run(self, thread_id: str, run_id: str) -> RunResult | None:
+        """The thread's run ``run_id`` carried on from its last checkpoint: to its end, or to the approval
+        it waits for (not asked again). None when ``run_id`` is not the thread's latest run."""
+        config = self._config(thread_id)
+        ids = log_context(thread_id=thread_id, run_id=run_id, incident_id=incident_id_of(thread_id))
+        with self._serialised(thread_id), ids:
+            snapshot = self.graph.get_state(config)
+            values = dict(snapshot.values)
+            if values.get("run_id") != run_id:
+                return None
+            if snapshot.interrupts:
+                pending = self.pending(thread_id)
+                if pending is not None and pending.get("run_id") == run_id:
+                    return RunResult(thread_id, values, pending)
+                return self._finish(thread_id, {**values, "__interrupt__": list(snapshot.interrupts)})
+            if not snapshot.next:
+                return RunResult(thread_id, values)  # it finished; only its acknowledgement was lost
+            result = self._finish(thread_id, dict(self.graph.invoke(None, config, context=self.ctx)))
+        self._report_interrupted(result)
+        return result
+
+    def _report_interrupted(self, result: RunResult) -> None:
+        """A step skipped because its claim is held: on a redelivered run, the worker that began it died."""
+        skipped = [e for e in result.state.get("executions", []) if e.get("status") == "skipped"]
+        if not skipped:
+            return
+        step = skipped[0]
+        where = f"step {int(step.get('index', 0)) + 1} ({step.get('action')}, {step.get('action_id')})"
+        self.ctx.audit.append(
+            "run_interrupted", result.thread_id, {"run_id": result.state.get("run_id"), "step": step}
+        )
+        self.ctx.notifier.post(
+            result.thread_id,
+            f"This run was interrupted at {where}: the worker running it stopped, so I did not run that "
+            "step again. Check its effect in AWS before you retry.",
+        )
 
     def pending(self, thread_id: str) -> JsonDict | None:
         raw = self.ctx.store.get(pending_key(thread_id))
         return json.loads(raw) if raw else None
 
     def _resume(self, thread_id: str, answer: JsonDict) -> RunResult:
-        with self._serialised(thread_id):
+        record_approval(str(answer.get("status", "")))
+        run_id = str(answer.get("run_id", ""))
+        ids = log_context(thread_id=thread_id, run_id=run_id, incident_id=incident_id_of(thread_id))
+        with self._serialised(thread_id), ids, observe_run("approval"):
             state = self.graph.invoke(Command(resume=answer), self._config(thread_id), context=self.ctx)
             return self._finish(thread_id, dict(state))
 
@@ -161,11 +226,39 @@ class Pipeline:
         approvers = self.ctx.store.add_member(votes_key(scope), user)
         self.ctx.audit.append("approval_vote", thread_id, {"user": user, "approvers": approvers})
         needed = int(pending.get("count", 1))
+        if pending.get("each_group"):
+            return self._vote_each_group(thread_id, pending, user, approvers, expand_usergroup, on_decided)
         if len(approvers) < needed:
             return VoteResult(True, f"approval {len(approvers)} of {needed} recorded", approvers)
         return self._claim_and_resume(
             thread_id, pending, user, {"status": "approved", "by": user, "approvers": approvers}, on_decided
         )
+
+    def _vote_each_group(
+        self,
+        thread_id: str,
+        pending: JsonDict,
+        user: str,
+        approvers: list[str],
+        expand_usergroup: UsergroupExpander | None,
+        on_decided: DecisionListener | None,
+    ) -> VoteResult:
+        """One approver from each group: a vote counts only for a group its voter is in, and one person
+        counts for one group only (a largest matching of voters to groups); done when every group has one."""
+        groups = [str(group) for group in pending.get("groups", [])]
+        people = {
+            voter: approver_groups_of(self.ctx.policy, voter, expand_usergroup) & set(groups)
+            for voter in approvers
+        }
+        by_group = assign_to_groups(groups, people)
+        missing = groups_still_needed(groups, by_group)
+        more = int(pending.get("count", len(groups))) - len(approvers)
+        if missing or more > 0:
+            still = one_from_each(missing) if missing else f"{more} more approvers"
+            message = f"approval {len(by_group)} of {len(groups)} recorded; still needed: {still}"
+            return VoteResult(True, message, approvers, missing_groups=missing)
+        answer = {"status": "approved", "by": user, "approvers": approvers, "by_group": by_group}
+        return self._claim_and_resume(thread_id, pending, user, answer, on_decided)
 
     def expire_due(self) -> list[RunResult]:
         """Close every pending approval whose time is up: marked expired, never executed."""

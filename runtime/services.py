@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
-
-from langgraph.checkpoint.sqlite import SqliteSaver
 
 from graph.context import GraphContext, Notifier, SilentNotifier
 from graph.llm import LlmBudget, LlmSettings, build_llm_client
@@ -14,8 +11,11 @@ from knowledge.lazy_store import LazyKnowledgeStore
 from knowledge.memory import ChromaMemory, IncidentMemory, NoMemory
 from knowledge.retrieval import RELEVANT_AT_LEAST, ChromaRetriever, NoKnowledge, Retriever
 from policies.engine import load_policy, load_prices
+from runtime.audit_export import exporter_from_settings
 from runtime.audit_log import AuditLog
+from runtime.checkpoints import open_checkpointer
 from runtime.config import Settings
+from runtime.pagerduty import pager_from_settings
 from runtime.pipeline import Pipeline
 from runtime.store import open_store
 from tools.base import AwsClients
@@ -33,12 +33,13 @@ def build_context(settings: Settings, notifier: Notifier | None = None) -> Graph
         policy=load_policy(settings.policy_file),
         prices=load_prices(),
         store=store,
-        audit=AuditLog(settings.audit_log_path),
+        audit=AuditLog(settings.audit_log_path, exporter=exporter_from_settings(settings)),
         retriever=retriever,
         memory=memory,
         notifier=notifier or SilentNotifier(),
         llm=build_llm_client(llm_settings, llm_budget),
         llm_budget=llm_budget,
+        pager=pager_from_settings(settings.pagerduty_routing_key, settings.pagerduty_events_url),
     )
 
 
@@ -53,8 +54,7 @@ def open_knowledge(settings: Settings) -> tuple[Retriever, IncidentMemory]:
 
 def open_pipeline(settings: Settings, notifier: Notifier | None = None) -> Pipeline:
     ctx = build_context(settings, notifier)
-    connection = sqlite3.connect(settings.checkpoint_path, check_same_thread=False)
-    return Pipeline(ctx, SqliteSaver(connection))
+    return Pipeline(ctx, open_checkpointer(settings))
 
 
 def with_notifier(pipeline: Pipeline, notifier: Notifier) -> Pipeline:

@@ -1,9 +1,12 @@
-"""A running opsbot for Slack tests: the real Bolt app behind `opsbot serve`'s HTTP server, a real
-pipeline on moto's server, and the fake Slack Web API recording every call."""
+"""A running opsbot for Slack tests: the real Bolt app behind `opsbot serve`'s HTTP server, enqueuing
+to a real redis-server; in-process workers running a real pipeline on moto's server; and the fake
+Slack Web API recording every call."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import threading
 import time
 import urllib.error
@@ -15,13 +18,17 @@ from typing import Any
 
 from fake_slack import FakeSlack
 from pipeline_support import FakeClock, make_estate, make_pipeline
+from queue_support import RedisProcess, WorkerThreads
 from slack_support import event_body, load_slack_fixture, sign
 
 from bot.http_server import EventsServer
-from bot.wiring import SlackBot, build_slack_bot
+from bot.wiring import build_bridge, build_serve_app
+from bot.work_handlers import work_handlers
 from cli.estate import Estate
 from runtime.config import Settings
 from runtime.pipeline import Pipeline
+from runtime.store import RedisStore
+from runtime.work_queue import WorkQueue
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-opsbot-test"
@@ -40,6 +47,12 @@ class Reply:
 
 
 class SlackHarness:
+    """`serve` (Bolt app, /slack/events and /events) and ``workers`` workers, over one Redis.
+
+    Without ``redis_url`` the harness runs a redis-server of its own (``self.redis``), which a test
+    may stop and start again.
+    """
+
     def __init__(
         self,
         data_dir: Path,
@@ -47,9 +60,15 @@ class SlackHarness:
         fake: FakeSlack,
         redis_url: str | None = None,
         clock: FakeClock | None = None,
+        workers: int = 1,
     ) -> None:
         self.fake = fake
         self.clock = clock or FakeClock(time.time())
+        self.redis: RedisProcess | None = None
+        if redis_url is None:  # a short path: a unix socket path must fit in 108 bytes
+            self._redis_dir = Path(tempfile.mkdtemp(prefix="opsbot-redis-"))
+            self.redis = RedisProcess(self._redis_dir)
+            redis_url = self.redis.url
         self.pipeline: Pipeline = make_pipeline(data_dir, aws_endpoint, self.clock, redis_url)
         self.estate: Estate = make_estate(self.pipeline)
         settings = Settings(
@@ -59,16 +78,32 @@ class SlackHarness:
             OPSBOT_ALERT_CHANNELS=ALERTS,
             OPSBOT_INCIDENTS_CHANNEL=INCIDENTS,
             OPSBOT_DATA_DIR=data_dir,
+            REDIS_URL=redis_url,
         )
-        self.bot: SlackBot = build_slack_bot(settings, self.pipeline)
-        self.server = EventsServer(("127.0.0.1", 0), self.pipeline, "events-token", slack=self.bot)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.queue = WorkQueue(redis_url)
+        self.queue.ensure_group()
+        self.serve_store = RedisStore(redis_url)
+        self.app = build_serve_app(settings, self.queue, self.serve_store)
+        self.server = EventsServer(("127.0.0.1", 0), self.queue, "events-token", slack_app=self.app)
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.bridge = build_bridge(settings, self.pipeline)
+        self.workers = WorkerThreads(self.queue, work_handlers(self.pipeline, self.bridge), workers)
         self._events = 0
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Wait until the workers have handled everything `serve` queued."""
+        self.workers.drain(timeout)
 
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        self.workers.close()
+        self.queue.close()
+        self.serve_store.close()
+        if self.redis is not None:
+            self.redis.stop()
+            shutil.rmtree(self._redis_dir, ignore_errors=True)
 
     # ----- raw HTTP ---------------------------------------------------------------------------------
 

@@ -218,12 +218,14 @@ def raw_post(port: int, body: bytes, headers: dict[str, str]) -> tuple[int, dict
     return post_json_reply(f"http://127.0.0.1:{port}/events", body, headers)
 
 
-def test_events_endpoint_answers_bad_bodies_with_400(pipeline) -> None:
+def test_events_endpoint_answers_bad_bodies_with_400(redis_url: str) -> None:
     import threading
 
     from bot.http_server import TOKEN_HEADER, EventsServer
+    from runtime.work_queue import WorkQueue
 
-    server = EventsServer(("127.0.0.1", 0), pipeline, "secret")
+    queue = WorkQueue(redis_url)
+    server = EventsServer(("127.0.0.1", 0), queue, "secret")
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         port, auth = server.server_port, {TOKEN_HEADER: "secret"}
@@ -233,7 +235,8 @@ def test_events_endpoint_answers_bad_bodies_with_400(pipeline) -> None:
         status, reply = raw_post(port, b"{}", {**auth, "Content-Length": "lots"})
         assert status == 400
         assert "body must be" in reply["error"]
-        assert server.runs == []
+        assert queue.length() == 0
     finally:
         server.shutdown()
         server.server_close()
+        queue.close()

@@ -7,12 +7,16 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from pipeline_support import ONCALL, PLATFORM, PLATFORM_2, SECURITY, STRANGER, desired, group_ids
 from slack_harness import ALERTS, INCIDENTS, OPS, SlackHarness
-from slack_support import fake_slack_fixture  # noqa: F401 - the fake_slack fixture
+from slack_support import (
+    event_body,
+    fake_slack_fixture,  # noqa: F401 - the fake_slack fixture
+)
 
 from runtime.audit_log import entries
 
@@ -20,8 +24,8 @@ SECURITY_2 = "U0SECURITY2"
 
 
 @pytest.fixture
-def slack(tmp_path: Path, aws_endpoint: str, fake_slack) -> Iterator[SlackHarness]:  # type: ignore[no-untyped-def]
-    harness = SlackHarness(tmp_path, aws_endpoint, fake_slack)
+def slack(tmp_path: Path, aws_endpoint: str, fake_slack, redis_url: str) -> Iterator[SlackHarness]:  # type: ignore[no-untyped-def]
+    harness = SlackHarness(tmp_path, aws_endpoint, fake_slack, redis_url)
     try:
         yield harness
     finally:
@@ -170,7 +174,7 @@ def test_an_expired_approval_is_marked_and_never_executes(slack: SlackHarness) -
     slack.mention("scale web-asg to 6", ONCALL)
     value, message_ts, _ = slack.approval_message()
     slack.clock.now += 2 * 3600
-    assert slack.bot.bridge.expire_due() == 1
+    assert slack.bridge.expire_due() == 1
     update = slack.fake.wait_for("chat.update")[-1]
     assert update.params["ts"] == message_ts
     assert "xpired" in update.params["text"]
@@ -217,6 +221,37 @@ def test_thumbs_and_feedback_are_stored_with_the_incident_and_a_postmortem_is_po
     slack.wait_until(lambda: any("# Post-mortem" in t for t in slack.texts()), what="the post-mortem")
     postmortem = next(t for t in slack.texts() if "# Post-mortem" in t)
     assert "scale_asg" in postmortem
+
+
+def test_slack_requests_redelivered_to_another_worker_post_no_second_thread_or_approval(
+    slack: SlackHarness,
+) -> None:
+    """A worker that finished a request but died before acknowledging it: the next one runs it again."""
+    slack.mention("scale web-asg to 6", ONCALL)
+    assert slack.command("scale web-asg to 7", ONCALL).status == 200
+    assert slack.alert_post().status == 200
+    slack.approval_message(2)
+    slack.drain()
+
+    def roots() -> list[str]:
+        return [ts for call, ts in slack.posted() if call.params.get("thread_ts") is None]
+
+    def approvals() -> int:
+        return sum("opsbot_approval" in text for text in slack.texts())
+
+    before = (roots(), approvals(), sorted(slack.pipeline.ctx.store.keys("pending:")))
+    assert len(before[0]) == 2  # the command's thread and the incident's thread
+    assert before[1] == 2
+    for entry_id in slack.queue.entry_ids():
+        item = slack.queue.item(entry_id)
+        assert item is not None
+        slack.workers.workers[0].handle(replace(item, deliveries=2))
+    assert (roots(), approvals(), sorted(slack.pipeline.ctx.store.keys("pending:"))) == before
+    value, message_ts, _ = slack.approval_message(2)
+    slack.click(PLATFORM, value, message_ts)
+    slack.wait_until(lambda: desired(slack.pipeline, "web-asg") == 7, what="the approved scale")
+    slack.drain()
+    assert len(executed(slack, "scale_asg")) == 1
 
 
 # ----- pause / resume ------------------------------------------------------------------------------
@@ -303,18 +338,61 @@ def test_status_shows_incidents_pending_approvals_pause_budgets_and_alarms(slack
 # ----- failures ------------------------------------------------------------------------------------
 
 
-def test_when_the_coordination_store_is_down_the_thread_gets_one_plain_sentence(
+def test_with_redis_stopped_nothing_runs_people_are_told_once_and_slacks_retry_runs_once_redis_is_back(
     tmp_path: Path,
     aws_endpoint: str,
     fake_slack,  # type: ignore[no-untyped-def]
 ) -> None:
-    harness = SlackHarness(tmp_path, aws_endpoint, fake_slack, redis_url=f"unix://{tmp_path}/no-redis.sock")
+    from http_support import post_json_reply
+    from pipeline_support import crypto_event
+
+    harness = SlackHarness(tmp_path, aws_endpoint, fake_slack)  # with a redis-server of its own
+    assert harness.redis is not None
     try:
-        event = harness.mention("scale web-asg to 3", ONCALL)
-        reply = fake_slack.wait_for("chat.postMessage")[0]
-        assert reply.params["thread_ts"] == event["ts"]
-        assert "failing closed" in reply.params["text"]
-        assert "Traceback" not in reply.params["text"]
+        harness.redis.stop()
+        body = event_body(
+            "slack_event_app_mention",
+            event_id="EvRedisDown1",
+            text="<@U0OPSBOT> scale web-asg to 3",
+            channel=OPS,
+            ts=f"{time.time():.6f}",
+            user=ONCALL,
+        )
+        first = harness.signed(json.dumps(body), "application/json")
+        retry = harness.signed(json.dumps(body), "application/json", **{"X-Slack-Retry-Num": "1"})
+        assert first.status >= 500
+        assert retry.status >= 500  # Slack keeps the event and retries it
+        told = fake_slack.wait_for("chat.postMessage")
+        assert len(told) == 1  # once, not once per retry
+        assert told[0].params["thread_ts"] == body["event"]["ts"]
+        assert (
+            told[0].params["text"]
+            == "I can't reach my coordination store, so I am failing closed: nothing ran."
+        )
+        click = harness.click(PLATFORM, '{"thread_id":"inc-x","run_id":"run-x"}', "1800000000.000100")
+        assert click.status >= 500
+        ephemeral = fake_slack.wait_for("chat.postEphemeral")[0]
+        assert (ephemeral.params["user"], ephemeral.params["text"]) == (PLATFORM, told[0].params["text"])
+        status, reply = post_json_reply(
+            f"{harness.url}/events",
+            json.dumps(crypto_event(harness.estate.miner_instance)).encode(),
+            {"X-Opsbot-Token": "events-token"},
+        )
+        assert status == 503
+        assert "retry later" in reply["error"]
         assert desired(harness.pipeline, "web-asg") == 2
+        assert group_ids(harness.pipeline, harness.estate.miner_instance) == [harness.estate.web_group_id]
+
+        harness.redis.start()
+        again = harness.signed(json.dumps(body), "application/json", **{"X-Slack-Retry-Num": "2"})
+        assert again.status == 200
+        harness.wait_until(
+            lambda: desired(harness.pipeline, "web-asg") == 3, what="the retried request to run"
+        )
+        late = harness.signed(json.dumps(body), "application/json", **{"X-Slack-Retry-Num": "3"})
+        assert late.status == 200  # a repeat of an event that was queued: dropped
+        harness.drain()
+        assert len(executed(harness, "scale_asg")) == 1
+        assert len(fake_slack.calls_to("reactions.add")) == 1
     finally:
         harness.close()

@@ -2,7 +2,8 @@
 
 The real SNS fixture (tests/fixtures/aws/guardduty_ssh_bruteforce_sample_sns_http.json) is re-signed
 with a local key and self-signed certificate, injected through the verifier's ``fetch``, and posted
-over HTTP to a real EventsServer backed by a real pipeline (moto's server, SQLite checkpoints).
+over HTTP to a real EventsServer queuing to redis-server, and a worker running a real pipeline (moto's
+server, SQLite checkpoints).
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from http_support import post_json_reply
 from pipeline_support import make_pipeline
+from queue_support import QueuedEventsServer
 
-from bot.http_server import TOKEN_HEADER, EventsServer
+from bot.http_server import TOKEN_HEADER
 from bot.sns import (
     MESSAGE_TYPE_HEADER,
     SnsMalformed,
@@ -148,29 +150,27 @@ class Confirmer:
         self.calls.append(url)
 
 
-StartServer = Callable[..., EventsServer]
+StartServer = Callable[..., QueuedEventsServer]
 
 
 @pytest.fixture
-def start_server(tmp_path: Path, aws_endpoint: str) -> Iterator[StartServer]:
-    servers: list[EventsServer] = []
+def start_server(tmp_path: Path, aws_endpoint: str, redis_url: str) -> Iterator[StartServer]:
+    servers: list[QueuedEventsServer] = []
 
-    def start(sns: SnsVerifier, token: str | None = TOKEN) -> EventsServer:
-        server = EventsServer(("127.0.0.1", 0), make_pipeline(tmp_path, aws_endpoint), token, sns)
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    def start(sns: SnsVerifier, token: str | None = TOKEN) -> QueuedEventsServer:
+        pipeline = make_pipeline(tmp_path, aws_endpoint, redis_url=redis_url)
+        server = QueuedEventsServer(pipeline, redis_url, token, sns)
         servers.append(server)
         return server
 
     yield start
     for server in servers:
-        for run in server.runs:
-            run.join(timeout=60)
-        server.shutdown()
-        server.server_close()
+        server.drain(60)
+        server.close()
 
 
 def post(
-    server: EventsServer, message: dict[str, Any], kind: str | None = None, token: str | None = None
+    server: QueuedEventsServer, message: dict[str, Any], kind: str | None = None, token: str | None = None
 ) -> tuple[int, dict[str, Any]]:
     """POST like SNS does: text/plain JSON with the message-type header and no custom headers."""
     headers = {"Content-Type": "text/plain; charset=UTF-8"}
@@ -182,9 +182,8 @@ def post(
     return post_json_reply(url, json.dumps(message).encode(), headers)
 
 
-def final_state(server: EventsServer, thread_id: str) -> dict[str, Any]:
-    for run in server.runs:
-        run.join(timeout=60)
+def final_state(server: QueuedEventsServer, thread_id: str) -> dict[str, Any]:
+    server.drain(60)
     return dict(server.pipeline.graph.get_state({"configurable": {"thread_id": thread_id}}).values)
 
 
@@ -358,11 +357,9 @@ def test_a_signed_notification_opens_one_incident_thread(
     first = post(server, message)
     repeat = post(server, message)  # SNS retries a delivery with the same body
     assert first[0] == repeat[0] == 202
-    assert first[1]["new"]
-    assert not repeat[1]["new"]
     assert first[1]["thread_id"] == repeat[1]["thread_id"]
     state = final_state(server, first[1]["thread_id"])
-    assert len(server.runs) == 1
+    assert len(server.runs_on(first[1]["thread_id"])) == 1  # the repeat was counted, not run
     assert state["input"]["requester"] == "aws:sns"
     assert state["intent"]["params"]["cidr"] == "198.51.100.0/32"  # from the finding inside Message
     assert fetcher.calls == [CERT_URL]
@@ -387,7 +384,7 @@ def test_a_tampered_message_is_refused_and_nothing_runs(start_server: StartServe
     message = notification(signer, "2")
     message["SignatureVersion"] = "1"  # a SHA256 signature claimed as SHA1
     assert post(server, message)[0] == 401
-    assert server.runs == []
+    assert server.queued() == 0
 
 
 def test_a_message_signed_with_another_key_is_refused(
@@ -397,7 +394,7 @@ def test_a_message_signed_with_another_key_is_refused(
     status, reply = post(server, notification(stranger))
     assert status == 401
     assert reply["error"] == "the SNS signature does not match the message"
-    assert server.runs == []
+    assert server.queued() == 0
 
 
 def test_a_certificate_off_the_sns_host_is_refused_without_fetching(
@@ -413,7 +410,7 @@ def test_a_certificate_off_the_sns_host_is_refused_without_fetching(
         assert status == 401
         assert "SigningCertURL" in reply["error"]
     assert fetcher.calls == []
-    assert server.runs == []
+    assert server.queued() == 0
 
 
 def test_the_signing_certificate_is_fetched_once_for_many_messages(
@@ -498,7 +495,7 @@ def test_a_subscription_confirmation_is_confirmed_at_its_subscribe_url(
     query = parse_qs(urlsplit(seen[0]).query)
     assert query["Action"] == ["ConfirmSubscription"]
     assert query["Token"] == parse_qs(urlsplit(SUBSCRIBE_URL).query)["Token"]
-    assert server.runs == []
+    assert server.queued() == 0
 
 
 def test_a_forged_or_misdirected_confirmation_is_never_visited(
@@ -531,7 +528,7 @@ def test_an_unsubscribe_confirmation_is_acknowledged_and_nothing_else(
     status, reply = post(server, confirmation(signer, "UnsubscribeConfirmation"))
     assert (status, reply) == (200, {"unsubscribed": True, "topic_arn": TOPIC})
     assert confirmer.calls == []
-    assert server.runs == []
+    assert server.queued() == 0
 
 
 def test_unknown_types_and_missing_fields_get_a_400(start_server: StartServer, signer: Signer) -> None:
@@ -548,7 +545,7 @@ def test_unknown_types_and_missing_fields_get_a_400(start_server: StartServer, s
     del unsigned["Signature"]
     assert post(server, unsigned)[0] == 400
     assert fetcher.calls == []
-    assert server.runs == []
+    assert server.queued() == 0
 
 
 def test_the_topic_allow_list_admits_only_its_topics(start_server: StartServer, signer: Signer) -> None:
@@ -560,7 +557,7 @@ def test_the_topic_allow_list_admits_only_its_topics(start_server: StartServer, 
     status, reply = post(server, other)
     assert status == 403
     assert "Elsewhere is not in OPSBOT_SNS_TOPIC_ARNS" in reply["error"]
-    assert len(server.runs) == 1
+    assert server.queued() == 1
 
 
 def test_the_verifier_reports_malformed_messages_in_one_sentence(signer: Signer) -> None:

@@ -8,12 +8,12 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.blocks import parse_button_value
-from bot.conversation import SlackBridge
+from bot.slack_queue import SlackHandlers
 
 log = logging.getLogger("opsbot.slack")
 
 
-def register(app: App, bridge: SlackBridge) -> None:
+def register(app: App, bridge: SlackHandlers) -> None:
     def on_click(ack: Ack, body: dict[str, Any], action: dict[str, Any], approve: bool) -> None:
         ack()
         try:

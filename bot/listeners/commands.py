@@ -6,11 +6,11 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.conversation import SlackBridge
+from bot.slack_queue import SlackHandlers
 from graph.control import HELP
 
 
-def register(app: App, bridge: SlackBridge) -> None:
+def register(app: App, bridge: SlackHandlers) -> None:
     @app.command("/opsbot")
     def on_command(ack: Ack, command: dict[str, Any]) -> None:
         text = str(command.get("text", "")).strip()

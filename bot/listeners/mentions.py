@@ -6,10 +6,10 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.conversation import SlackBridge
+from bot.slack_queue import SlackHandlers
 
 
-def register(app: App, bridge: SlackBridge) -> None:
+def register(app: App, bridge: SlackHandlers) -> None:
     @app.event("app_mention")
     def on_mention(event: dict[str, Any]) -> None:
         bridge.handle_mention(event)

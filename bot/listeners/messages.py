@@ -9,11 +9,11 @@ from typing import Any
 
 from slack_bolt import App, BoltContext
 
-from bot.conversation import SlackBridge
+from bot.slack_queue import SlackHandlers
 from graph.parsing.slack_posts import is_alert_post
 
 
-def register(app: App, bridge: SlackBridge, alert_channels: set[str]) -> None:
+def register(app: App, bridge: SlackHandlers, alert_channels: set[str]) -> None:
     @app.event("message")
     def on_message(event: dict[str, Any], context: BoltContext) -> None:
         own_bot = context.bot_id

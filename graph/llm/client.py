@@ -26,6 +26,7 @@ from graph.llm.config import Provider, Purpose
 from graph.llm.costs import LlmPriceTable, LlmUsage, cost_of
 from graph.llm.model_traits import BEDROCK_LEGACY_VERSION, traits_for
 from graph.llm.retry import OVERLOADED_STATUS, backoff_seconds, is_retryable_status, retry_after_seconds
+from runtime.metrics import record_llm_tokens
 from runtime.redaction import mask_secrets
 
 log = logging.getLogger(__name__)
@@ -198,6 +199,9 @@ class LlmClient:
             self._budget.record(reply.usage, reply.cost_usd)
         if incident is not None:
             incident.add(reply.usage, reply.cost_usd)
+        record_llm_tokens(
+            reply.usage.input, reply.usage.output, reply.usage.cache_read, reply.usage.cache_write
+        )
         log.info(
             "LLM %s call: %s %s, %d ms, %d attempt(s), usage %s, $%.6f",
             purpose,
