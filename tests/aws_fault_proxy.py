@@ -27,8 +27,10 @@ import time
 import urllib.parse
 from collections import Counter
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Literal
+
+from http_support import LoopbackServer
 
 FaultKind = Literal["throttle", "unavailable"]
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te", "upgrade"}
@@ -98,15 +100,12 @@ class AwsFaultProxy:
             tuple[float, str, str]
         ] = []  # (monotonic time, operation, "forwarded" or the fault)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._http = LoopbackServer(self._handler_class(), "aws-fault-proxy")
+        self._http.start()
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._http.base_url
 
     def fail(self, operation: str, times: int | None, kind: FaultKind = "throttle") -> None:
         with self._lock:
@@ -121,9 +120,7 @@ class AwsFaultProxy:
             return self._seen[operation]
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._http.close()
 
     def _fault_for(self, request: Request) -> FaultKind | None:
         with self._lock:

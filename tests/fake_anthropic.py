@@ -28,11 +28,12 @@ import uuid
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from http_support import LoopbackServer
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
 # API version 2026-10-21 (what anthropic 2.x sends) refuses sampling parameters, even at their defaults.
@@ -187,19 +188,11 @@ class FakeAnthropic:
         self._requests: list[Recorded] = []
         self._ids = itertools.count(1)
         self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-anthropic",
-            daemon=True,
-        )
+        self._http = LoopbackServer(self._handler_class(), "fake-anthropic")
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._http.base_url
 
     @property
     def requests(self) -> list[Recorded]:
@@ -218,14 +211,12 @@ class FakeAnthropic:
             self._script.extend(_Scripted(answer, delay) for answer in answers)
 
     def start(self) -> FakeAnthropic:
-        self._thread.start()
+        self._http.start()
         return self
 
     def close(self) -> None:
         self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._http.close()
 
     def _next(self, recorded: Recorded) -> _Scripted | None:
         with self._lock:

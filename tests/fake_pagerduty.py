@@ -21,10 +21,11 @@ import uuid
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
+from http_support import LoopbackServer
 
 ENQUEUE_PATH = "/v2/enqueue"
 ROUTING_KEY = "R0UTINGKEY00000000000000000000AB"  # 32 characters, as PagerDuty requires
@@ -71,20 +72,12 @@ class FakePagerDuty:
         self._lock = threading.Lock()
         self._failures: deque[tuple[int, dict[str, str]]] = deque()
         self._requests: list[Recorded] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-pagerduty",
-            daemon=True,
-        )
+        self._http = LoopbackServer(self._handler_class(), "fake-pagerduty")
 
     @property
     def url(self) -> str:
         """The enqueue endpoint, as OPSBOT_PAGERDUTY_URL takes it."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}{ENQUEUE_PATH}"
+        return f"{self._http.base_url}{ENQUEUE_PATH}"
 
     @property
     def requests(self) -> list[Recorded]:
@@ -103,13 +96,11 @@ class FakePagerDuty:
             self._failures.extend((status, headers) for status in statuses)
 
     def start(self) -> FakePagerDuty:
-        self._thread.start()
+        self._http.start()
         return self
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._http.close()
 
     def _answer(self, path: str, body: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
         with self._lock:

@@ -52,8 +52,7 @@ class HoldingProxy(AwsFaultProxy):
         self.arrived = threading.Event()
         self.released = threading.Event()
         super().__init__(upstream)
-        self._server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
-        # (a request whose worker was killed cannot be answered: that broken pipe is expected)
+        self._http.quiet()  # a killed worker's request cannot be answered: that broken pipe is expected
 
     def hold(self, operation: str) -> None:
         self.held_operation = operation
