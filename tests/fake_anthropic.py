@@ -19,7 +19,6 @@ Use the ``fake_anthropic`` fixture from a test module with
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import threading
@@ -33,7 +32,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from http_support import LoopbackServer
+from http_support import LoopbackServer, send_json
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
 # API version 2026-10-21 (what anthropic 2.x sends) refuses sampling parameters, even at their defaults.
@@ -271,15 +270,7 @@ class FakeAnthropic:
                 self._send(status, body, headers)
 
             def _send(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
-                payload = json.dumps(body).encode()
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.send_response(status)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(payload)))
-                    for name, value in headers.items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    self.wfile.write(payload)
+                send_json(self, status, body, headers)
 
             def log_message(self, format: str, *args: Any) -> None:
                 return None

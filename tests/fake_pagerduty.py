@@ -13,7 +13,6 @@ Use the ``fake_pagerduty`` fixture from a test module with
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import threading
@@ -25,7 +24,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
-from http_support import LoopbackServer
+from http_support import LoopbackServer, send_json
 
 ENQUEUE_PATH = "/v2/enqueue"
 ROUTING_KEY = "R0UTINGKEY00000000000000000000AB"  # 32 characters, as PagerDuty requires
@@ -144,15 +143,7 @@ class FakePagerDuty:
                             status=status,
                         )
                     )
-                payload = json.dumps(answer).encode()
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.send_response(status)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(payload)))
-                    for name, value in headers.items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    self.wfile.write(payload)
+                send_json(self, status, answer, headers)
 
             def log_message(self, format: str, *args: Any) -> None:
                 return None

@@ -3,6 +3,7 @@ and read its JSON answer, whatever the status."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import urllib.error
@@ -37,6 +38,21 @@ class LoopbackServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def send_json(
+    handler: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None
+) -> None:
+    """Answer a request with a JSON body; a client that already hung up is not an error."""
+    payload = json.dumps(body).encode()
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        handler.send_response(status)
+        handler.send_header("content-type", "application/json")
+        handler.send_header("content-length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(payload)
 
 
 def post_json_reply(url: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, Any]:
